@@ -1,0 +1,180 @@
+package cleanroom
+
+// Action names something a caller asks the server to do. Every API route
+// names exactly one action, and Authorize decides every action.
+type Action string
+
+// The actions of the room server. The string is what audit entries record.
+const (
+	ActionWhoami      Action = "whoami"
+	ActionPartyCreate Action = "party.create"
+	ActionPartyList   Action = "party.list"
+	ActionPartyShow   Action = "party.show"
+	ActionGrantSubmit Action = "grant.submit"
+	ActionGrantList   Action = "grant.list"
+	ActionTokenCreate Action = "token.create"
+	ActionTokenList   Action = "token.list"
+	ActionTokenRevoke Action = "token.revoke"
+	ActionRoomCreate  Action = "room.create"
+	ActionRoomList    Action = "room.list"
+	ActionRoomShow    Action = "room.show"
+	ActionRoomInvite  Action = "room.invite"
+	ActionRoomAudit   Action = "room.audit"
+	ActionAuditList   Action = "audit.list"
+)
+
+// Actions lists every action Authorize knows.
+var Actions = []Action{
+	ActionWhoami, ActionPartyCreate, ActionPartyList, ActionPartyShow,
+	ActionGrantSubmit, ActionGrantList, ActionTokenCreate, ActionTokenList,
+	ActionTokenRevoke, ActionRoomCreate, ActionRoomList, ActionRoomShow,
+	ActionRoomInvite, ActionRoomAudit, ActionAuditList,
+}
+
+// Target is what an action is about, as far as authorization needs to
+// know. The caller fills in the parts the action has.
+type Target struct {
+	// Room is the room named by the request, and RoomExists whether it
+	// exists.
+	Room       string
+	RoomExists bool
+	// Party is the party named by the request, and PartyExists whether it
+	// exists.
+	Party       string
+	PartyExists bool
+	// User is the user named by the request, within Party.
+	User string
+	// TokenOwner is the owner of the token named by the request (nil if
+	// there is no such token).
+	TokenOwner *Principal
+}
+
+// Authorize decides whether p may perform a on t. It returns nil or an
+// *Error: EUnauthenticated without a valid token; ENotFound when the caller
+// may not know the target exists (a room it is not a member of, another
+// party's token); EForbidden, naming what is needed, when it may know.
+func Authorize(p *Principal, a Action, t Target) error {
+	if p == nil || p.Kind == Anonymous {
+		return Errorf(EUnauthenticated, "a valid API token is required").
+			WithHint("pass --token, set CLEANROOM_TOKEN, or run `cleanroom login`")
+	}
+	admin := p.Kind == Admin
+	switch a {
+	case ActionWhoami:
+		return nil
+
+	case ActionPartyCreate, ActionRoomCreate, ActionAuditList:
+		if admin {
+			return nil
+		}
+		return onlyAdmin(a)
+
+	case ActionPartyList, ActionRoomList, ActionTokenList:
+		if admin || p.Vouched() {
+			return nil
+		}
+		return notVouched(p)
+
+	case ActionPartyShow, ActionGrantList:
+		if !t.PartyExists {
+			return noParty(t.Party)
+		}
+		if admin || (p.Party == t.Party && p.Vouched()) {
+			return nil
+		}
+		if p.Party == t.Party {
+			return notVouched(p)
+		}
+		return noParty(t.Party)
+
+	case ActionGrantSubmit:
+		// The statement's signature is the authority; any user of the
+		// party, vouched or not, may relay it, so a party can bootstrap
+		// its first user.
+		if !t.PartyExists || (!admin && p.Party != t.Party) {
+			return noParty(t.Party)
+		}
+		return nil
+
+	case ActionTokenCreate:
+		if !t.PartyExists {
+			return noParty(t.Party)
+		}
+		if admin {
+			return nil
+		}
+		if p.Party != t.Party || p.User != t.User {
+			return Errorf(EForbidden, "you can create tokens only for yourself (%s)", p).
+				WithHint("ask the platform admin to mint a token for another user")
+		}
+		if !p.Vouched() {
+			return notVouched(p)
+		}
+		return nil
+
+	case ActionTokenRevoke:
+		o := t.TokenOwner
+		if o == nil || (!admin && (o.Kind != User || o.Party != p.Party || o.User != p.User)) {
+			return Errorf(ENotFound, "no such token")
+		}
+		return nil
+
+	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
+		if !t.RoomExists {
+			return noRoom(t.Room)
+		}
+		member := p.Kind == User && len(p.RolesIn(t.Room)) > 0
+		if !admin && !member {
+			return noRoom(t.Room)
+		}
+		switch a {
+		case ActionRoomShow:
+			return nil
+		case ActionRoomInvite:
+			if admin {
+				return nil
+			}
+			return onlyAdmin(a)
+		case ActionRoomAudit:
+			if member {
+				return nil
+			}
+			return Errorf(EForbidden, "the platform admin does not read a room's audit log; its members do").
+				WithHint("a member with any role in room %q can read it", t.Room)
+		}
+	}
+	return Errorf(EForbidden, "action %q is not allowed", string(a))
+}
+
+func onlyAdmin(a Action) error {
+	return Errorf(EForbidden, "only the platform admin may %s", describe(a)).
+		WithHint("use the admin token printed by `cleanroom init`")
+}
+
+func notVouched(p *Principal) error {
+	return Errorf(EForbidden, "party %q has granted %s no role in any room", p.Party, p).
+		WithHint("the party signs a grant with `cleanroom user grant`")
+}
+
+func noParty(name string) error {
+	return Errorf(ENotFound, "party %q not found", name)
+}
+
+func noRoom(name string) error {
+	return Errorf(ENotFound, "room %q not found", name).
+		WithHint("rooms you are a member of are listed by `cleanroom room list`")
+}
+
+func describe(a Action) string {
+	switch a {
+	case ActionPartyCreate:
+		return "register parties"
+	case ActionRoomCreate:
+		return "create rooms"
+	case ActionRoomInvite:
+		return "invite parties to rooms"
+	case ActionAuditList:
+		return "read the platform audit log"
+	}
+	return string(a)
+}

@@ -1,0 +1,71 @@
+// Package statement signs and verifies the statements parties make to the
+// room server (grants today; DUAs and template approvals later).
+//
+// A statement is a JSON object. It is signed over its RFC 8785 (JSON
+// Canonicalization Scheme) encoding, prefixed with a context string, with
+// Ed25519 (RFC 8032). The envelope carries the statement as sent, so
+// verification re-canonicalises it and never depends on whitespace or key
+// order.
+package statement
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/gowebpki/jcs"
+)
+
+// context separates these signatures from any other use of a party's key.
+const context = "cleanroom statement v1\x00"
+
+// Envelope is a signed statement as it travels.
+type Envelope struct {
+	Statement json.RawMessage `json:"statement"`
+	// Signature is the Ed25519 signature over context || JCS(Statement);
+	// standard base64 in JSON.
+	Signature []byte `json:"signature"`
+}
+
+// ErrBadSignature is returned by Verify when the signature does not verify.
+var ErrBadSignature = errors.New("statement signature does not verify")
+
+// Sign encodes v as JSON and signs its canonical form with priv.
+func Sign(priv ed25519.PrivateKey, v any) (Envelope, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("sign statement: %w", err)
+	}
+	canon, err := jcs.Transform(raw)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("sign statement: canonicalize: %w", err)
+	}
+	sig := ed25519.Sign(priv, append([]byte(context), canon...))
+	return Envelope{Statement: canon, Signature: sig}, nil
+}
+
+// Verify checks env's signature with pub and, if it verifies, decodes the
+// statement into v, rejecting unknown fields.
+func Verify(pub ed25519.PublicKey, env Envelope, v any) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("verify statement: public key is %d bytes", len(pub))
+	}
+	if len(env.Statement) == 0 {
+		return errors.New("verify statement: statement is empty")
+	}
+	canon, err := jcs.Transform(env.Statement)
+	if err != nil {
+		return fmt.Errorf("verify statement: not canonicalizable JSON: %w", err)
+	}
+	if !ed25519.Verify(pub, append([]byte(context), canon...), env.Signature) {
+		return ErrBadSignature
+	}
+	dec := json.NewDecoder(bytes.NewReader(canon))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("verify statement: decode: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package cleanroom
+
+import (
+	"log/slog"
+	"slices"
+)
+
+// PrincipalKind says who is calling.
+type PrincipalKind int
+
+// The kinds of caller.
+const (
+	Anonymous PrincipalKind = iota // no valid token
+	Admin                          // the platform admin
+	User                           // a user of a party
+)
+
+// Principal is an authenticated caller. For a user, Rooms holds only roles
+// from grants whose signatures verified on this request.
+type Principal struct {
+	Kind    PrincipalKind
+	Party   string
+	User    string
+	TokenID string
+	// Rooms maps a room name to the user's verified roles in it.
+	Rooms map[string][]Role
+}
+
+// Vouched reports whether the user's party vouches for it: it holds a
+// verified grant in at least one room. A token minted for a user the party
+// never granted anything opens nothing but whoami.
+func (p *Principal) Vouched() bool { return p.Kind == User && len(p.Rooms) > 0 }
+
+// RolesIn returns the user's verified roles in room.
+func (p *Principal) RolesIn(room string) []Role { return p.Rooms[room] }
+
+// HasRole reports whether the user holds role in room.
+func (p *Principal) HasRole(room string, role Role) bool {
+	return slices.Contains(p.Rooms[room], role)
+}
+
+// String names the caller in audit entries and logs: "admin",
+// "party/user" or "anonymous".
+func (p *Principal) String() string {
+	switch p.Kind {
+	case Admin:
+		return "admin"
+	case User:
+		return p.Party + "/" + p.User
+	}
+	return "anonymous"
+}
+
+// LogValue implements slog.LogValuer; a principal logs as its name and
+// token ID, never the token.
+func (p *Principal) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("actor", p.String()), slog.String("token_id", p.TokenID))
+}
