@@ -21,6 +21,12 @@ const (
 	ActionRoomInvite  Action = "room.invite"
 	ActionRoomAudit   Action = "room.audit"
 	ActionAuditList   Action = "audit.list"
+
+	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
+	// admin-token` mints a platform admin token on the server's machine.
+	// It is not an API route and Authorize does not decide it: holding the
+	// data directory is the authority.
+	ActionAdminToken Action = "admin.token"
 )
 
 // Actions lists every action Authorize knows.

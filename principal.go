@@ -15,6 +15,35 @@ const (
 	User                           // a user of a party
 )
 
+// String returns "anonymous", "admin" or "user".
+func (k PrincipalKind) String() string {
+	switch k {
+	case Admin:
+		return "admin"
+	case User:
+		return "user"
+	}
+	return "anonymous"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (k PrincipalKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *PrincipalKind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "admin":
+		*k = Admin
+	case "user":
+		*k = User
+	case "anonymous":
+		*k = Anonymous
+	default:
+		return Errorf(EInvalid, "unknown principal kind %q", b)
+	}
+	return nil
+}
+
 // Principal is an authenticated caller. For a user, Rooms holds only roles
 // from grants whose signatures verified on this request.
 type Principal struct {

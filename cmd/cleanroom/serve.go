@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+)
+
+func init() { commands = append(commands, newServeCmd) }
+
+// The layout of a data directory.
+const (
+	dbFile  = "cleanroom.db"
+	keysDir = "keys"
+	tlsDir  = "tls"
+)
+
+func dataPaths(dir string) (db, keys, cert, key string) {
+	return filepath.Join(dir, dbFile), filepath.Join(dir, keysDir),
+		filepath.Join(dir, tlsDir, "cert.pem"), filepath.Join(dir, tlsDir, "key.pem")
+}
+
+// ServeConfig configures the room server.
+type ServeConfig struct {
+	DataDir string
+	Addr    string
+	// TLSCert and TLSKey name a certificate and key to serve instead of the
+	// self-signed pair made by init.
+	TLSCert, TLSKey string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after the server is told to stop.
+	ShutdownTimeout time.Duration
+}
+
+// Validate checks the configuration before anything is opened.
+func (c *ServeConfig) Validate() error {
+	if c.DataDir == "" {
+		return withHint(usageError{errors.New("--data is required")}, "pass the directory `cleanroom init --data DIR` created")
+	}
+	if c.Addr == "" {
+		return usageError{errors.New("--addr is required")}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	db, _, _, _ := dataPaths(c.DataDir)
+	if _, err := os.Stat(db); err != nil {
+		return withHint(fmt.Errorf("%s is not an initialised data directory", c.DataDir),
+			"run `cleanroom init --data "+c.DataDir+"` first")
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	return nil
+}
+
+// Main is the room server process. Tests start it on a temporary data
+// directory and port 0.
+type Main struct {
+	Config ServeConfig
+	Logger *slog.Logger
+
+	ready chan struct{}
+	addr  string
+}
+
+// NewMain returns a Main for cfg that logs to logger.
+func NewMain(cfg ServeConfig, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger, ready: make(chan struct{})}
+}
+
+// Ready is closed once the server listens.
+func (m *Main) Ready() <-chan struct{} { return m.ready }
+
+// URL returns the server's base URL; valid after Ready.
+func (m *Main) URL() string { return "https://" + m.addr }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	dbPath, keyDir, certPath, keyPath := dataPaths(cfg.DataDir)
+	if cfg.TLSCert != "" {
+		certPath, keyPath = cfg.TLSCert, cfg.TLSKey
+	}
+	keys, err := keyfile.LoadServer(keyDir)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := tlscert.ServerConfig(certPath, keyPath)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	api, err := httpapi.New(httpapi.Config{
+		DB: db, Logger: m.Logger, Version: version,
+		SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", cfg.Addr, err), "choose another --addr, or stop what uses the port")
+	}
+	m.addr = ln.Addr().String()
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, tlsConfig)) }()
+	m.Logger.Info("serving", "url", m.URL(), "data", cfg.DataDir, "server_id", api.ServerID(), "version", version)
+	close(m.ready)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	m.Logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	m.Logger.Info("stopped")
+	return nil
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var cfg ServeConfig
+	var logFormat, logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve --data DIR --addr HOST:PORT",
+		Short: "Run the room server (HTTPS API, /healthz, /metrics)",
+		Long: `Serve runs the room server over HTTPS (TLS 1.3 only) with the data directory
+made by 'cleanroom init'. It uses the self-signed certificate from the data
+directory unless --tls-cert and --tls-key name real ones. SIGINT or SIGTERM
+stops it gracefully: in-flight requests finish, then it exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger, err := newLogger(g.stderr, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			m := NewMain(cfg, logger)
+			go func() {
+				select {
+				case <-m.Ready():
+					fmt.Fprintf(g.stdout, "cleanroom: serving %s (health: %s/healthz)\n", m.URL(), m.URL())
+				case <-cmd.Context().Done():
+				}
+			}()
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "", "data directory made by `cleanroom init` (required)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "address to listen on")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the self-signed one")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on shutdown")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/cleanroom-dev/cleanroom"
+)
+
+// request is how the matrix calls one route: its concrete path and body.
+type request struct {
+	path string
+	body func(f *fixture, who string) any
+}
+
+// matrix gives, for every route, the request to send and the status each
+// principal must get. A route without an entry fails TestAuthorizationMatrix.
+var matrix = map[string]struct {
+	req  request
+	want map[string]int
+}{
+	"GET /healthz":             {request{path: "/healthz"}, all(200)},
+	"GET /api/v1/openapi.json": {request{path: "/api/v1/openapi.json"}, all(200)},
+	"GET /api/v1/server":       {request{path: "/api/v1/server"}, all(200)},
+	"GET /api/v1/whoami":       {request{path: "/api/v1/whoami"}, authed(200, 200, 200, 200)},
+
+	"POST /api/v1/parties": {request{path: "/api/v1/parties", body: func(f *fixture, who string) any {
+		pub := f.keys["late"].Public().(ed25519.PublicKey)
+		return CreatePartyRequest{Name: "new-" + who, SigningKey: cleanroom.EncodeKey(pub)}
+	}}, authed(201, 403, 403, 403)},
+	"GET /api/v1/parties":         {request{path: "/api/v1/parties"}, authed(200, 200, 200, 403)},
+	"GET /api/v1/parties/{party}": {request{path: "/api/v1/parties/bank"}, authed(200, 200, 404, 403)},
+	"POST /api/v1/parties/{party}/grants": {request{path: "/api/v1/parties/bank/grants", body: func(f *fixture, who string) any {
+		return f.grant("bank", "bank", "fresh", "r1", cleanroom.RoleAnalyst)
+	}}, authed(201, 201, 404, 201)},
+	"GET /api/v1/parties/{party}/grants": {request{path: "/api/v1/parties/bank/grants"}, authed(200, 200, 404, 403)},
+
+	"POST /api/v1/tokens": {request{path: "/api/v1/tokens", body: func(f *fixture, who string) any {
+		return CreateTokenRequest{Party: "bank", User: "u-analyst", TTL: "1h"}
+	}}, with(authed(201, 403, 403, 403), "analyst", 201)},
+	"GET /api/v1/tokens": {request{path: "/api/v1/tokens"}, authed(200, 200, 200, 403)},
+	"DELETE /api/v1/tokens/{id}": {request{path: "/api/v1/tokens/{analyst}"},
+		with(authed(200, 404, 404, 404), "analyst", 200)},
+
+	"POST /api/v1/rooms": {request{path: "/api/v1/rooms", body: func(f *fixture, who string) any {
+		return CreateRoomRequest{Name: "room-" + who, Host: "neutral", Parties: []string{"late"}}
+	}}, authed(201, 403, 403, 403)},
+	"GET /api/v1/rooms":        {request{path: "/api/v1/rooms"}, authed(200, 200, 200, 403)},
+	"GET /api/v1/rooms/{room}": {request{path: "/api/v1/rooms/r1"}, authed(200, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/parties": {request{path: "/api/v1/rooms/r1/parties", body: func(f *fixture, who string) any {
+		return InviteRequest{Party: "late"}
+	}}, authed(200, 403, 404, 404)},
+	"GET /api/v1/rooms/{room}/audit": {request{path: "/api/v1/rooms/r1/audit"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/audit":              {request{path: "/api/v1/audit"}, authed(200, 403, 403, 403)},
+}
+
+// all expects the same status for every principal.
+func all(status int) map[string]int {
+	m := map[string]int{}
+	for _, p := range principals {
+		m[p] = status
+	}
+	return m
+}
+
+// authed expects 401 without a valid token, and the given statuses for the
+// admin, each member of r1 (one per role), the member of another room, and
+// the user the party never granted anything.
+func authed(admin, member, outsider, nogrant int) map[string]int {
+	m := map[string]int{"admin": admin, "outsider": outsider, "nogrant": nogrant, "revoked": 401, "expired": 401, "none": 401}
+	for _, r := range cleanroom.Roles {
+		m[string(r)] = member
+	}
+	return m
+}
+
+func with(m map[string]int, who string, status int) map[string]int {
+	m[who] = status
+	return m
+}
+
+// TestAuthorizationMatrix checks every registered route for every kind of
+// caller, and that each request is audited exactly as it should be: a
+// successful state change and every refusal write one entry, reads write
+// none.
+func TestAuthorizationMatrix(t *testing.T) {
+	f0 := newFixture(t)
+	seen := map[string]bool{}
+	for _, rt := range f0.srv.Routes() {
+		key := rt.Method + " " + rt.Pattern
+		seen[key] = true
+		m, ok := matrix[key]
+		if !ok {
+			t.Errorf("route %s has no entry in the authorization matrix", key)
+			continue
+		}
+		for _, who := range principals {
+			want, ok := m.want[who]
+			if !ok {
+				t.Errorf("%s: matrix has no expectation for %s", key, who)
+				continue
+			}
+			t.Run(strings.ReplaceAll(key, "/", "_")+"/"+who, func(t *testing.T) {
+				f := newFixture(t)
+				path := m.req.path
+				for name, id := range f.ids {
+					path = strings.ReplaceAll(path, "{"+name+"}", id)
+				}
+				var body any
+				if m.req.body != nil {
+					body = m.req.body(f, who)
+				}
+				before := f.counts()
+				got, resp := f.do(who, rt.Method, path, body)
+				if got != want {
+					t.Fatalf("%s %s as %s = %d, want %d; body: %s", rt.Method, path, who, got, want, resp)
+				}
+				after := f.counts()
+				checkAudit(t, f, rt, got, before, after, resp)
+			})
+		}
+	}
+	for key := range matrix {
+		if !seen[key] {
+			t.Errorf("matrix entry %s matches no registered route", key)
+		}
+	}
+}
+
+func checkAudit(t *testing.T, f *fixture, rt Route, status int, before, after map[string]int, resp []byte) {
+	t.Helper()
+	added := after["audit_log"] - before["audit_log"]
+	switch {
+	case rt.Action == "":
+		if added != 0 {
+			t.Errorf("public route wrote %d audit entries", added)
+		}
+	case status >= 400:
+		var e ErrorBody
+		if err := json.Unmarshal(resp, &e); err != nil || e.Code == "" || e.Message == "" {
+			t.Errorf("refusal body %s is not {code, message, hint}", resp)
+		}
+		if added != 1 {
+			t.Fatalf("refusal wrote %d audit entries, want 1", added)
+		}
+		last := f.lastAudit()
+		if last.Outcome != cleanroom.OutcomeRefused || last.Action != rt.Action || last.Code != e.Code {
+			t.Errorf("refusal audited as %+v, want outcome refused, action %s, code %s", last, rt.Action, e.Code)
+		}
+		for table, n := range after {
+			if table != "audit_log" && n != before[table] {
+				t.Errorf("refused request changed table %s: %d -> %d rows", table, before[table], n)
+			}
+		}
+	case rt.Mutates:
+		if added != 1 {
+			t.Fatalf("state change wrote %d audit entries, want 1", added)
+		}
+		last := f.lastAudit()
+		if last.Outcome != cleanroom.OutcomeOK || last.Action != rt.Action || last.Actor == "" || last.Object == "" {
+			t.Errorf("state change audited as %+v, want outcome ok, action %s, an actor and an object", last, rt.Action)
+		}
+	default:
+		if added != 0 {
+			t.Errorf("read wrote %d audit entries", added)
+		}
+	}
+}
+
+// TestAuthorizeCoversEveryAction makes sure the domain's action list and
+// the routes agree: every action is served by a route.
+func TestAuthorizeCoversEveryAction(t *testing.T) {
+	f := newFixture(t)
+	served := map[cleanroom.Action]bool{}
+	for _, rt := range f.srv.Routes() {
+		if rt.Action != "" {
+			served[rt.Action] = true
+		}
+	}
+	for _, a := range cleanroom.Actions {
+		if !served[a] {
+			t.Errorf("action %s has no route", a)
+		}
+	}
+	if len(served) != len(cleanroom.Actions) {
+		t.Errorf("routes name %d actions, the domain lists %d", len(served), len(cleanroom.Actions))
+	}
+}

@@ -1,0 +1,220 @@
+package keyfile
+
+import (
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/cleanroom-dev/cleanroom"
+)
+
+// Names of the key files in a room server's data directory.
+const (
+	ServerSigningKeyFile = "server-signing.key"
+	ServerHPKEKeyFile    = "server-hpke.key"
+	KEKFile              = "kek.key"
+)
+
+// The HPKE suite (RFC 9180) of payloads sealed to a room: DHKEM(X25519,
+// HKDF-SHA256), HKDF-SHA256, AES-256-GCM.
+var (
+	hpkeKEM  = hpke.DHKEM(ecdh.X25519())
+	hpkeKDF  = hpke.HKDFSHA256()
+	hpkeAEAD = hpke.AES256GCM()
+)
+
+// ServerKeys are a room server's long-term secrets, kept in its data
+// directory.
+//
+// ServerKeys print, log and marshal to JSON without their secrets. They are
+// read-only after loading, so a ServerKeys is safe for concurrent use.
+type ServerKeys struct {
+	// Signing signs what the server vouches for: audit checkpoints and
+	// receipts (RFC 8032 Ed25519).
+	Signing ed25519.PrivateKey
+	// HPKE is the X25519 key that opens payloads parties seal to the room
+	// with SealTo.
+	HPKE *ecdh.PrivateKey
+	// KEK is the key-encryption key that wraps per-dataset keys when no
+	// KMS is configured.
+	KEK [32]byte
+}
+
+// CreateServer generates a room server's keys and writes them into dir
+// (created with mode 0700 if missing), each file with mode 0600. If any of
+// the files exists it writes nothing and returns an error wrapping ErrExist.
+func CreateServer(dir string) (*ServerKeys, error) {
+	_, signing, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("create server keys: %w", err)
+	}
+	hk, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("create server keys: %w", err)
+	}
+	k := &ServerKeys{Signing: signing, HPKE: hk}
+	rand.Read(k.KEK[:])
+
+	signDER, err := x509.MarshalPKCS8PrivateKey(signing)
+	if err != nil {
+		return nil, fmt.Errorf("create server keys: %w", err)
+	}
+	hpkeDER, err := x509.MarshalPKCS8PrivateKey(hk)
+	if err != nil {
+		return nil, fmt.Errorf("create server keys: %w", err)
+	}
+	err = createFiles(dir, []keyFile{
+		{ServerSigningKeyFile, encodePEM("PRIVATE KEY", signDER), 0o600},
+		{ServerHPKEKeyFile, encodePEM("PRIVATE KEY", hpkeDER), 0o600},
+		{KEKFile, encodePEM(kekPEMType, k.KEK[:]), 0o600},
+	})
+	clear(signDER)
+	clear(hpkeDER)
+	if err != nil {
+		return nil, fmt.Errorf("create server keys: %w", err)
+	}
+	return k, nil
+}
+
+// LoadServer reads the keys CreateServer wrote into dir. It refuses a key
+// file whose mode gives group or others access (ErrMode). A missing file
+// gives an error for which errors.Is(err, fs.ErrNotExist) holds. Every error
+// names the file.
+func LoadServer(dir string) (*ServerKeys, error) {
+	k, err := loadServer(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load server keys: %w", err)
+	}
+	return k, nil
+}
+
+func loadServer(dir string) (*ServerKeys, error) {
+	signing, err := loadSigningKey(filepath.Join(dir, ServerSigningKeyFile))
+	if err != nil {
+		return nil, err
+	}
+
+	hpkePath := filepath.Join(dir, ServerHPKEKeyFile)
+	der, err := readPEM(hpkePath, "PRIVATE KEY", true)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	clear(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PKCS#8 private key: %w", hpkePath, err)
+	}
+	hk, ok := key.(*ecdh.PrivateKey)
+	if !ok || hk.Curve() != ecdh.X25519() {
+		return nil, fmt.Errorf("%s: %T is not an X25519 private key", hpkePath, key)
+	}
+
+	kekPath := filepath.Join(dir, KEKFile)
+	b, err := readPEM(kekPath, kekPEMType, true)
+	if err != nil {
+		return nil, err
+	}
+	k := &ServerKeys{Signing: signing, HPKE: hk}
+	if len(b) != len(k.KEK) {
+		return nil, fmt.Errorf("%s: key-encryption key is %d bytes, want %d", kekPath, len(b), len(k.KEK))
+	}
+	copy(k.KEK[:], b)
+	clear(b)
+	if subtle.ConstantTimeCompare(k.KEK[:], make([]byte, len(k.KEK))) == 1 {
+		return nil, fmt.Errorf("%s: key-encryption key is all zeros", kekPath)
+	}
+	return k, nil
+}
+
+// SigningPublic returns the public half of the server's signing key.
+func (k ServerKeys) SigningPublic() ed25519.PublicKey {
+	return k.Signing.Public().(ed25519.PublicKey)
+}
+
+// HPKEPublic returns the room's HPKE public key, the 32-byte X25519 public
+// key that parties pass to SealTo.
+func (k ServerKeys) HPKEPublic() []byte {
+	return k.HPKE.PublicKey().Bytes()
+}
+
+// Open decrypts a ciphertext made by SealTo with the server's HPKE public
+// key and the same info. It fails if the ciphertext was altered, sealed to
+// another key, or sealed with another info.
+func (k ServerKeys) Open(info, ciphertext []byte) ([]byte, error) {
+	if k.HPKE == nil {
+		return nil, errors.New("open sealed payload: no HPKE key")
+	}
+	sk, err := hpke.NewDHKEMPrivateKey(k.HPKE)
+	if err != nil {
+		return nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	pt, err := hpke.Open(sk, hpkeKDF, hpkeAEAD, info, ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	return pt, nil
+}
+
+// SealTo encrypts plaintext to the holder of the X25519 private key whose
+// public key is pub (a room's ServerKeys.HPKEPublic), with HPKE single-shot
+// base mode. info binds the ciphertext to its context (room, dataset,
+// purpose): Open must be given the same info. The result is the
+// encapsulated key followed by the AEAD ciphertext, 48 bytes longer than
+// plaintext.
+func SealTo(pub, info, plaintext []byte) ([]byte, error) {
+	pk, err := hpkeKEM.NewPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("seal payload: invalid X25519 public key: %w", err)
+	}
+	ct, err := hpke.Seal(pk, hpkeKDF, hpkeAEAD, info, plaintext)
+	if err != nil {
+		return nil, fmt.Errorf("seal payload: %w", err)
+	}
+	return ct, nil
+}
+
+// String describes the keys by their public keys' fingerprints only.
+func (k ServerKeys) String() string {
+	sig, hp := k.fingerprints()
+	return "server keys " + sig + " (HPKE " + hp + ")"
+}
+
+// Format makes every fmt verb, %#v and %x included, print String, so a
+// secret cannot reach output through fmt.
+func (k ServerKeys) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
+
+// LogValue redacts the keys in log/slog output to their public keys'
+// fingerprints.
+func (k ServerKeys) LogValue() slog.Value {
+	sig, hp := k.fingerprints()
+	return slog.GroupValue(
+		slog.String("signing_key_fingerprint", sig),
+		slog.String("hpke_key_fingerprint", hp),
+	)
+}
+
+// MarshalJSON refuses to encode the keys, so that they cannot leave the
+// process by accident through encoding/json.
+func (k ServerKeys) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("keyfile: server keys are secret and are not marshalled")
+}
+
+// fingerprints returns the fingerprints of the public signing and HPKE
+// keys, or "none" for a key that is missing.
+func (k ServerKeys) fingerprints() (sig, hp string) {
+	sig, hp = "none", "none"
+	if len(k.Signing) == ed25519.PrivateKeySize {
+		sig = cleanroom.KeyFingerprint(k.SigningPublic())
+	}
+	if k.HPKE != nil {
+		hp = cleanroom.KeyFingerprint(k.HPKEPublic())
+	}
+	return sig, hp
+}
