@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/statement"
+	"github.com/cleanroom-dev/cleanroom/internal/synth"
+	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+)
+
+func init() { commands = append(commands, newDemoCmd) }
+
+// The demo's room: an operator and a bank, hosted by a neutral processor.
+const (
+	demoRoom = "operator-bank"
+	demoHost = "neutral-processor"
+)
+
+// demoUser is a party's user in the demo room and the roles its party
+// grants it.
+type demoUser struct {
+	party, display, user string
+	roles                []cleanroom.Role
+}
+
+var demoUsers = []demoUser{
+	{"operator", "Operator (telecom)", "olivia", []cleanroom.Role{cleanroom.RoleProvider, cleanroom.RoleAnalyst, cleanroom.RoleReceiver}},
+	{"bank", "Bank", "ben", []cleanroom.Role{cleanroom.RoleProvider, cleanroom.RoleAnalyst, cleanroom.RoleReceiver, cleanroom.RoleReviewer, cleanroom.RolePayer}},
+}
+
+// DemoConfig configures `cleanroom demo`.
+type DemoConfig struct {
+	DataDir string
+	Addr    string
+	// NoServe stops after setting the room up instead of serving it.
+	NoServe bool
+	// Subscribers and Customers size the synthetic data.
+	Subscribers, Customers int
+}
+
+// demoSession is what the demo set up, printed at the end.
+type demoSession struct {
+	URL      string            `json:"url"`
+	CA       string            `json:"ca"`
+	Room     string            `json:"room"`
+	Admin    string            `json:"admin_token"`
+	Users    map[string]string `json:"user_tokens"`
+	SynthDir string            `json:"synth_dir"`
+}
+
+// runDemo initialises (or reuses) a data directory, starts the server, and
+// drives the API as the platform admin and as each party would: parties
+// registered with keys of their own, a room, grants signed by each party,
+// tokens for the parties' users, and synthetic data.
+func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Logger) error {
+	dbPath, _, certPath, _ := dataPaths(cfg.DataDir)
+	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
+
+	var adminToken string
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+		step("initialising %s", cfg.DataDir)
+		res, err := initDataDir(ctx, cfg.DataDir, nil)
+		if err != nil {
+			return err
+		}
+		adminToken = res.AdminToken
+	} else {
+		step("reusing %s", cfg.DataDir)
+		db, err := sqlite.Open(ctx, dbPath)
+		if err != nil {
+			return err
+		}
+		_, adminToken, err = mintAdminToken(ctx, db, "created by cleanroom demo")
+		db.Close()
+		if err != nil {
+			return err
+		}
+	}
+
+	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr}, logger)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(sctx) }()
+	select {
+	case <-m.Ready():
+	case err := <-done:
+		return err
+	}
+	step("room server listening on %s", m.URL())
+
+	tc, err := tlscert.ClientConfig(certPath)
+	if err != nil {
+		return err
+	}
+	admin := client.New(m.URL(), adminToken, tc)
+	session, err := setUpDemoRoom(ctx, cfg, admin, step)
+	if err != nil {
+		stop()
+		<-done
+		return err
+	}
+	session.URL, session.CA, session.Admin = m.URL(), certPath, adminToken
+	if err := writeSecretJSON(filepath.Join(cfg.DataDir, "demo-session.json"), session); err != nil {
+		stop()
+		<-done
+		return err
+	}
+	if cfg.NoServe {
+		fmt.Fprintf(out, "\nCleanroom demo is set up; not serving (--no-serve).\n")
+		stop()
+		return <-done
+	}
+	printDemoSummary(out, session)
+	fmt.Fprintf(out, "\nServing until Ctrl-C.\n")
+	return <-done
+}
+
+func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, step func(string, ...any)) (*demoSession, error) {
+	info, err := admin.ServerInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	session := &demoSession{Room: demoRoom, Users: map[string]string{}}
+	keys := map[string]*keyfile.PartyKeys{}
+	for _, u := range demoUsers {
+		// Each party's keys live in a directory of its own, standing for
+		// the party's premises; only the public key is sent.
+		dir := filepath.Join(cfg.DataDir, "parties", u.party, "keys")
+		k, err := keyfile.LoadParty(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			k, err = keyfile.CreateParty(dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys[u.party] = k
+		if _, err := admin.ShowParty(ctx, u.party); isNotFound(err) {
+			_, err = admin.CreateParty(ctx, httpapi.CreatePartyRequest{Name: u.party, DisplayName: u.display, SigningKey: cleanroom.EncodeKey(k.Public())})
+			if err != nil {
+				return nil, fmt.Errorf("register party %s: %w", u.party, err)
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		step("party %s registered (signing key %s, keys in %s)", u.party, k.Fingerprint(), dir)
+	}
+	if _, err := admin.ShowRoom(ctx, demoRoom); isNotFound(err) {
+		_, err = admin.CreateRoom(ctx, httpapi.CreateRoomRequest{Name: demoRoom, Host: demoHost,
+			Description: "Demo: an operator and a bank answer agreed questions over their joined customers.",
+			Parties:     []string{"bank", "operator"}})
+		if err != nil {
+			return nil, fmt.Errorf("create room: %w", err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	step("room %s hosted by %s, with parties operator and bank", demoRoom, demoHost)
+
+	for _, u := range demoUsers {
+		now := time.Now().UTC()
+		g := cleanroom.GrantStatement{Type: cleanroom.GrantType, Server: info.ServerID, Party: u.party, User: u.user,
+			Room: demoRoom, Roles: u.roles, IssuedAt: now, ExpiresAt: now.Add(365 * 24 * time.Hour)}
+		env, err := statement.Sign(keys[u.party].Signing, g)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := admin.SubmitGrant(ctx, u.party, env); err != nil {
+			return nil, fmt.Errorf("grant %s/%s: %w", u.party, u.user, err)
+		}
+		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user, TTL: "720h", Description: "demo"})
+		if err != nil {
+			return nil, fmt.Errorf("token for %s/%s: %w", u.party, u.user, err)
+		}
+		session.Users[u.party+"/"+u.user] = tok.Secret
+		step("%s signed a grant for %s: %s", u.party, u.user, roleString(u.roles))
+	}
+
+	synthDir := filepath.Join(cfg.DataDir, "synth")
+	session.SynthDir = synthDir
+	if err := demoSynth(ctx, cfg, synthDir, step); err != nil {
+		return nil, err
+	}
+	return session, nil
+}
+
+func roleString(rs []cleanroom.Role) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(r)
+	}
+	return s
+}
+
+func isNotFound(err error) bool {
+	var apiErr *client.APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
+}
+
+func writeSecretJSON(path string, v any) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := printJSON(f, v); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func printDemoSummary(out io.Writer, s *demoSession) {
+	fmt.Fprintf(out, "\nCleanroom demo is up.\n\n")
+	fmt.Fprintf(out, "  URL:          %s\n", s.URL)
+	fmt.Fprintf(out, "  health:       %s/healthz\n", s.URL)
+	fmt.Fprintf(out, "  API document: %s/api/v1/openapi.json\n", s.URL)
+	fmt.Fprintf(out, "  metrics:      %s/metrics\n", s.URL)
+	fmt.Fprintf(out, "  certificate:  %s (self-signed; pass it with --ca)\n", s.CA)
+	fmt.Fprintf(out, "  room:         %s\n", s.Room)
+	fmt.Fprintf(out, "  data:         %s\n", s.SynthDir)
+	fmt.Fprintf(out, "  tokens:       %s\n", filepath.Join(filepath.Dir(s.SynthDir), "demo-session.json"))
+	fmt.Fprintf(out, "\nTry, in another terminal:\n\n")
+	fmt.Fprintf(out, "  curl --cacert %s %s/healthz\n", s.CA, s.URL)
+	fmt.Fprintf(out, "  export CLEANROOM_SERVER=%s CLEANROOM_CA=%s\n", s.URL, s.CA)
+	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # bank/ben\n", s.Users["bank/ben"])
+	fmt.Fprintf(out, "  bin/cleanroom whoami\n")
+	fmt.Fprintf(out, "  bin/cleanroom room show %s\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom room audit %s\n", s.Room)
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	cfg := DemoConfig{}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "demo [--data DIR] [--addr HOST:PORT]",
+		Short: "Set up a demo room with an operator and a bank on synthetic data, and serve it",
+		Long: `Demo initialises a data directory (or reuses it), starts the room server,
+registers an operator and a bank with keys of their own, creates a room hosted
+by a neutral processor, has each party sign its user's roles, mints their
+tokens, generates synthetic data with its true overlap, and serves the room
+until Ctrl-C. The tokens are written to DIR/demo-session.json (mode 0600).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger, err := newLogger(g.stderr, "text", logLevel)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd.Context(), cfg, g.stdout, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "demo-data", "data directory (created if missing)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "address to serve on")
+	f.BoolVar(&cfg.NoServe, "no-serve", false, "set up the room, print the summary and exit")
+	f.IntVar(&cfg.Subscribers, "subscribers", 100000, "operator subscribers to generate")
+	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate")
+	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn or error")
+	return cmd
+}
+
+// demoSynth generates the demo's synthetic data once; a later run reuses
+// it when the sizes are the same.
+func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string, ...any)) error {
+	sc := synth.DefaultConfig()
+	sc.Subscribers, sc.Customers = cfg.Subscribers, cfg.Customers
+	if sc.OverlapPersons() > sc.Subscribers {
+		sc.Overlap = float64(sc.Subscribers) / float64(max(sc.Customers, 1))
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, "truth.json")); err == nil {
+		var old synth.Truth
+		if json.Unmarshal(raw, &old) == nil && old.Config == sc {
+			step("synthetic data in %s (reused): %d subscribers, %d customers, %d in both",
+				dir, old.Rows.OperatorSubscribers, old.Rows.BankCustomers, old.Overlap.Persons)
+			return nil
+		}
+	}
+	truth, err := synth.Generate(ctx, sc, dir, nil)
+	if err != nil {
+		return err
+	}
+	step("synthetic data in %s: %d subscribers, %d customers, %d in both (%d matchable after normalisation)",
+		dir, truth.Rows.OperatorSubscribers, truth.Rows.BankCustomers, truth.Overlap.Persons, truth.Overlap.MatchablePersons)
+	return nil
+}

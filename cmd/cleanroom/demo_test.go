@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDemo runs the demo as `make demo` does, checks that it serves
+// /healthz over TLS and says where, that the users it set up hold the roles
+// their parties signed, and that a second run reuses the room.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	cfg := DemoConfig{DataDir: dir, Addr: "127.0.0.1:0", Subscribers: 2000, Customers: 1000}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runDemo(ctx, cfg, out, slog.New(slog.DiscardHandler)) }()
+
+	urlRE := regexp.MustCompile(`health:\s+(https://\S+)/healthz`)
+	var base string
+	deadline := time.Now().Add(60 * time.Second)
+	for base == "" {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo ended before serving: %v\n%s", err, out)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not print where it serves:\n%s", out)
+		}
+	}
+	for _, want := range []string{"party operator registered", "party bank registered", "room operator-bank hosted by neutral-processor",
+		"bank signed a grant for ben", "synthetic data in", "certificate:", "CLEANROOM_TOKEN="} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+
+	tc, err := tlscert.ClientConfig(filepath.Join(dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+	resp, err := hc.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("GET %s/healthz = %d over TLS %v", base, resp.StatusCode, resp.TLS != nil)
+	}
+
+	var session demoSession
+	raw, err := os.ReadFile(filepath.Join(dir, "demo-session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "demo-session.json")); st.Mode().Perm() != 0o600 {
+		t.Errorf("demo-session.json has mode %v, want 0600", st.Mode().Perm())
+	}
+	if err := json.Unmarshal(raw, &session); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/rooms/operator-bank", nil)
+	req.Header.Set("Authorization", "Bearer "+session.Users["bank/ben"])
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"user": "olivia"`) || !strings.Contains(string(body), `"payer"`) {
+		t.Fatalf("bank/ben reading the demo room = %d %s", resp.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "synth", "truth.json")); err != nil {
+		t.Errorf("demo wrote no synthetic data: %v", err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo after Ctrl-C: %v", err)
+	}
+
+	// A second run reuses the data directory, the room and the data.
+	cfg.NoServe = true
+	out2 := &syncBuffer{}
+	if err := runDemo(context.Background(), cfg, out2, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("second demo run: %v\n%s", err, out2)
+	}
+	for _, want := range []string{"reusing", "(reused)", "not serving"} {
+		if !strings.Contains(out2.String(), want) {
+			t.Errorf("second run output lacks %q:\n%s", want, out2)
+		}
+	}
+}
