@@ -57,6 +57,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.StringVar(&g.ca, "ca", "", "PEM file of the CA or certificate to trust for the server (env CLEANROOM_CA)")
 	pf.StringVar(&g.configPath, "config", "", "client config file (env CLEANROOM_CONFIG; default in the user config directory)")
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts instead of tables")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range commands {
 		root.AddCommand(c(g))
 	}

@@ -445,13 +445,16 @@ func (s *Server) audit(c *call, f sqlite.AuditFilter) (int, any, error) {
 	if f.Limit == 0 {
 		f.Limit = 1000
 	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether another page follows
 	es, err := c.tx.Audit(f)
 	if err != nil {
 		return 0, nil, err
 	}
 	out := AuditList{Entries: es}
-	if len(es) == f.Limit {
-		out.Next = es[len(es)-1].Seq
+	if len(es) > limit {
+		out.Entries = es[:limit]
+		out.Next = es[limit-1].Seq
 	}
 	return http.StatusOK, out, nil
 }

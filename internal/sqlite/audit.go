@@ -76,13 +76,13 @@ type AuditFilter struct {
 	PlatformOnly bool
 	// After skips entries with Seq <= After.
 	After int64
-	// Limit caps the number of entries (default and maximum 1000).
+	// Limit caps the number of entries (default 1000, at most 1001).
 	Limit int
 }
 
 // Audit returns entries in sequence order.
 func (tx *Tx) Audit(f AuditFilter) ([]cleanroom.AuditEntry, error) {
-	if f.Limit <= 0 || f.Limit > 1000 {
+	if f.Limit <= 0 || f.Limit > 1001 {
 		f.Limit = 1000
 	}
 	where, args := `WHERE seq > ?`, []any{f.After}

@@ -189,7 +189,10 @@ func (tx *Tx) CreateRoom(r *cleanroom.Room) error {
 // InviteParty adds party to room. Both must exist; inviting a party twice
 // is a conflict.
 func (tx *Tx) InviteParty(room, party string) error {
-	if _, err := tx.Party(party); err != nil {
+	if _, err := tx.Party(party); cleanroom.ErrorCode(err) == cleanroom.ENotFound {
+		return cleanroom.Errorf(cleanroom.EInvalid, "party %q is not registered", party).
+			WithHint("the platform admin registers parties with `cleanroom party create`")
+	} else if err != nil {
 		return err
 	}
 	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO room_parties (room, party, invited_at) VALUES (?, ?, ?)`,
