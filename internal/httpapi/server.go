@@ -164,10 +164,21 @@ func (s *Server) wrap(rt *Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			s.metrics.observe(rt, rec.status, time.Since(start))
-		}()
 		c := &call{s: s, r: r, detail: map[string]string{}}
+		defer func() {
+			d := time.Since(start)
+			s.metrics.observe(rt, rec.status, d)
+			level := slog.LevelInfo
+			if rt.Action == "" {
+				level = slog.LevelDebug // health checks and documents
+			}
+			actor := "anonymous"
+			if c.p != nil {
+				actor = c.p.String()
+			}
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "route", rt.Pattern, "status", rec.status,
+				"duration", d, "actor", actor, "request_id", requestID(r))
+		}()
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 		}
