@@ -22,6 +22,14 @@ const (
 	ActionRoomAudit   Action = "room.audit"
 	ActionAuditList   Action = "audit.list"
 
+	ActionDatasetCreate Action = "dataset.create"
+	ActionDatasetList   Action = "dataset.list"
+	ActionDatasetShow   Action = "dataset.show"
+	ActionUploadOpen    Action = "upload.open"
+	ActionUploadChunk   Action = "upload.chunk"
+	ActionUploadCommit  Action = "upload.commit"
+	ActionUploadAbort   Action = "upload.abort"
+
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
 	// It is not an API route and Authorize does not decide it: holding the
@@ -35,6 +43,8 @@ var Actions = []Action{
 	ActionGrantSubmit, ActionGrantList, ActionTokenCreate, ActionTokenList,
 	ActionTokenRevoke, ActionRoomCreate, ActionRoomList, ActionRoomShow,
 	ActionRoomInvite, ActionRoomAudit, ActionAuditList,
+	ActionDatasetCreate, ActionDatasetList, ActionDatasetShow,
+	ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -53,6 +63,14 @@ type Target struct {
 	// TokenOwner is the owner of the token named by the request (nil if
 	// there is no such token).
 	TokenOwner *Principal
+	// Dataset is the dataset named by the request, DatasetExists whether
+	// it exists in Room, and DatasetParty the party that owns it.
+	Dataset       string
+	DatasetExists bool
+	DatasetParty  string
+	// UploadOwner is the user who opened the upload session named by the
+	// request (nil if there is no such session in the dataset).
+	UploadOwner *Principal
 }
 
 // Authorize decides whether p may perform a on t. It returns nil or an
@@ -130,6 +148,10 @@ func Authorize(p *Principal, a Action, t Target) error {
 		}
 		return nil
 
+	case ActionDatasetCreate, ActionDatasetList, ActionDatasetShow,
+		ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort:
+		return authorizeDataset(p, a, t)
+
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {
 			return noRoom(t.Room)
@@ -155,6 +177,51 @@ func Authorize(p *Principal, a Action, t Target) error {
 		}
 	}
 	return Errorf(EForbidden, "action %q is not allowed", string(a))
+}
+
+// authorizeDataset decides the actions on a room's datasets: members see
+// them, providers register their party's datasets and upload to them, and
+// an upload session is continued only by the user who opened it.
+func authorizeDataset(p *Principal, a Action, t Target) error {
+	if !t.RoomExists {
+		return noRoom(t.Room)
+	}
+	if p.Kind == Admin {
+		return Errorf(EForbidden, "the platform admin cannot read or bring a room's datasets; its providers do").
+			WithHint("a party's user with the provider role in room %q registers and uploads datasets", t.Room)
+	}
+	if len(p.RolesIn(t.Room)) == 0 {
+		return noRoom(t.Room)
+	}
+	if a != ActionDatasetCreate && a != ActionDatasetList && !t.DatasetExists {
+		return Errorf(ENotFound, "dataset %q not found in room %q", t.Dataset, t.Room)
+	}
+	switch a {
+	case ActionDatasetList, ActionDatasetShow:
+		return nil
+	}
+	if !p.HasRole(t.Room, RoleProvider) {
+		return needRole(t.Room, RoleProvider)
+	}
+	if a == ActionDatasetCreate {
+		return nil
+	}
+	if t.DatasetParty != p.Party {
+		return Errorf(EForbidden, "dataset %q belongs to party %q; only its own providers upload to it", t.Dataset, t.DatasetParty)
+	}
+	if a == ActionUploadOpen {
+		return nil
+	}
+	if o := t.UploadOwner; o == nil || o.Party != p.Party || o.User != p.User {
+		return Errorf(ENotFound, "no such upload")
+	}
+	return nil
+}
+
+// needRole is the refusal of a member who lacks the role an action needs.
+func needRole(room string, r Role) error {
+	return Errorf(EForbidden, "this needs the %s role in room %q", r, room).
+		WithHint("your party grants roles with `cleanroom user grant --roles %s`", r)
 }
 
 func onlyAdmin(a Action) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
 
 func init() { commands = append(commands, newServeCmd) }
@@ -112,9 +113,20 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
+	// Datasets are encrypted at rest under per-dataset keys wrapped by the
+	// server's key-encryption key; sealed upload chunks wait in uploads/.
+	store, err := vault.Open(filepath.Join(cfg.DataDir, "datasets"), vault.NewLocalWrapper(keys.KEK))
+	if err != nil {
+		return err
+	}
+	uploadDir := filepath.Join(cfg.DataDir, "uploads")
+	if err := os.MkdirAll(uploadDir, 0o700); err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		DB: db, Logger: m.Logger, Version: version,
 		SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(),
+		Opener: keys, Vault: store, UploadDir: uploadDir,
 	})
 	if err != nil {
 		return err

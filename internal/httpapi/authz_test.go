@@ -54,6 +54,22 @@ var matrix = map[string]struct {
 	}}, authed(200, 403, 404, 404)},
 	"GET /api/v1/rooms/{room}/audit": {request{path: "/api/v1/rooms/r1/audit"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/audit":              {request{path: "/api/v1/audit"}, authed(200, 403, 403, 403)},
+
+	"POST /api/v1/rooms/{room}/datasets": {request{path: "/api/v1/rooms/r1/datasets", body: func(f *fixture, who string) any {
+		return CreateDatasetRequest{Name: "ds-" + who, Schema: []byte(testSchema)}
+	}}, with(authed(403, 403, 404, 404), "provider", 201)},
+	"GET /api/v1/rooms/{room}/datasets":           {request{path: "/api/v1/rooms/r1/datasets"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/datasets/{dataset}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers"}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/datasets/{dataset}/uploads": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads"},
+		with(authed(403, 403, 404, 404), "provider", 201)},
+	"PUT /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/chunks/{index}": {request{
+		path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1/chunks/0", body: func(f *fixture, who string) any { return []byte("sealed bytes") }},
+		with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/commit": {request{
+		path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1/commit", body: func(f *fixture, who string) any { return f.stageUpload("up1", 1) }},
+		with(authed(403, 403, 404, 404), "provider", 201)},
+	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
+		with(authed(403, 403, 404, 404), "provider", 200)},
 }
 
 // all expects the same status for every principal.

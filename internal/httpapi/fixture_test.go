@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
+	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
 
 // fixture is a running API with a populated database:
@@ -36,6 +38,9 @@ type fixture struct {
 	keys   map[string]ed25519.PrivateKey
 	tokens map[string]string // principal name → secret
 	ids    map[string]string // principal name → token ID
+	// upload is an open upload session of u-provider to bank-customers.
+	upload    string
+	uploadDir string
 }
 
 // principals are the callers every route is checked for.
@@ -57,8 +62,17 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { db.Close() })
 	db.Now = func() time.Time { return f.now }
 	f.db = db
-	serverPub, _, _ := ed25519.GenerateKey(nil)
-	f.srv, err = New(Config{DB: db, SigningKey: serverPub, HPKEKey: make([]byte, 32), Version: "test"})
+	keys, err := keyfile.CreateServer(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := vault.Open(filepath.Join(t.TempDir(), "datasets"), vault.NewLocalWrapper(keys.KEK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.uploadDir = filepath.Join(t.TempDir(), "uploads")
+	f.srv, err = New(Config{DB: db, SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(), Version: "test",
+		Opener: keys, Vault: vs, UploadDir: f.uploadDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +109,15 @@ func newFixture(t *testing.T) *fixture {
 			return err
 		}
 		f.addToken(tx, "expired", cleanroom.User, "bank", "u-analyst", time.Minute)
+		if err := tx.CreateDataset(sqlite.DatasetRecord{Room: "r1", Name: "bank-customers", Party: "bank",
+			Schema: []byte(testSchema), CreatedAt: f.now}); err != nil {
+			return err
+		}
+		u := &sqlite.UploadRecord{ID: "up1", Room: "r1", Dataset: "bank-customers", Party: "bank", User: "u-provider", CreatedAt: f.now}
+		if err := tx.OpenUpload(u); err != nil {
+			return err
+		}
+		f.upload = u.ID
 		return nil
 	})
 	if err != nil {
@@ -103,6 +126,10 @@ func newFixture(t *testing.T) *fixture {
 	f.now = f.now.Add(10 * time.Minute) // the "expired" token is now past its lifetime
 	return f
 }
+
+// testSchema is the schema of the fixture's dataset.
+const testSchema = `{"identifiers":[{"column":"phone","class":"phone","priority":1}],
+	"attributes":[{"column":"tier","type":"string","policy":"dimension","categories":["basic","premium"]}]}`
 
 func (f *fixture) addToken(tx *sqlite.Tx, name string, kind cleanroom.PrincipalKind, party, user string, ttl time.Duration) {
 	f.t.Helper()
@@ -178,7 +205,8 @@ func (f *fixture) counts() map[string]int {
 	f.t.Helper()
 	out := map[string]int{}
 	err := f.db.View(context.Background(), func(tx *sqlite.Tx) error {
-		for _, t := range []string{"parties", "users", "tokens", "rooms", "room_parties", "grants", "audit_log"} {
+		for _, t := range []string{"parties", "users", "tokens", "rooms", "room_parties", "grants", "audit_log",
+			"datasets", "dataset_versions", "manifests", "uploads"} {
 			n, err := tx.Count(t)
 			if err != nil {
 				return err

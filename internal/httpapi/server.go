@@ -27,6 +27,7 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
 
 // MaxBodyBytes is the largest request body the JSON API accepts.
@@ -41,10 +42,27 @@ type Config struct {
 	Version    string
 	// Registry receives the server's metrics; default: a new registry.
 	Registry *prometheus.Registry
+	// Opener opens chunks sealed to the server's HPKE key; required for
+	// uploads.
+	Opener Opener
+	// Vault stores dataset versions encrypted at rest; required for
+	// uploads.
+	Vault *vault.Store
+	// UploadDir holds the sealed chunks of open upload sessions.
+	UploadDir string
+}
+
+// Opener opens an HPKE-sealed message (keyfile.ServerKeys implements it).
+type Opener interface {
+	Open(info, ciphertext []byte) ([]byte, error)
 }
 
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
+	opener    Opener
+	vault     *vault.Store
+	uploadDir string
+
 	db       *sqlite.DB
 	log      *slog.Logger
 	info     ServerInfo
@@ -81,9 +99,12 @@ func New(cfg Config) (*Server, error) {
 			SigningKey: cfg.SigningKey, HPKEKey: cfg.HPKEKey,
 			HPKESuite: "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM",
 		},
-		metrics: newMetrics(cfg.Registry, cfg.DB),
+		metrics:   newMetrics(cfg.Registry, cfg.DB),
+		opener:    cfg.Opener,
+		vault:     cfg.Vault,
+		uploadDir: cfg.UploadDir,
 	}
-	s.routes = s.buildRoutes()
+	s.routes = append(s.buildRoutes(), s.datasetRoutes()...)
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
@@ -110,10 +131,16 @@ type Route struct {
 	Pattern string
 	Action  cleanroom.Action
 	Mutates bool
+	// MaxBody is the route's request body limit; MaxBodyBytes if zero.
+	MaxBody int64
 	// decode parses the request body into the call before authorization
 	// and may fill in the authorization target from it.
 	decode func(c *call) error
-	handle func(c *call) (int, any, error)
+	// prepare runs after authorization and before the transaction, for
+	// slow work that must not hold the database's write lock. It must not
+	// make anything visible: handle does that, in the transaction.
+	prepare func(c *call) error
+	handle  func(c *call) (int, any, error)
 }
 
 // Routes returns the registered routes (for tests and documentation).
@@ -128,6 +155,15 @@ type call struct {
 	target cleanroom.Target
 	// body is the decoded request body, set by the route's decode.
 	body any
+	// beforeCommit runs inside the transaction after the audit entry is
+	// appended: the last steps that make a change visible outside the
+	// database.
+	beforeCommit []func() error
+	// onFail runs when the route's transaction does not commit.
+	onFail []func()
+	// afterCommit runs once the route's transaction has committed: clean-up
+	// of files that must outlive a rolled-back transaction.
+	afterCommit []func()
 	// object, room and detail describe the request in its audit entry.
 	object string
 	room   string
@@ -180,7 +216,11 @@ func (s *Server) wrap(rt *Route) http.Handler {
 				"duration", d, "actor", actor, "request_id", requestID(r))
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+			limit := rt.MaxBody
+			if limit == 0 {
+				limit = MaxBodyBytes
+			}
+			r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		}
 		status, resp, err := s.serve(c, rt)
 		if err != nil {
@@ -229,6 +269,14 @@ func (s *Server) serve(c *call, rt *Route) (int, any, error) {
 	if err := cleanroom.Authorize(p, rt.Action, c.target); err != nil {
 		return 0, nil, s.refuse(c, rt, err)
 	}
+	if rt.prepare != nil {
+		if err := rt.prepare(c); err != nil {
+			if cleanroom.ErrorCode(err) == cleanroom.EInternal {
+				return 0, nil, err
+			}
+			return 0, nil, s.refuse(c, rt, err)
+		}
+	}
 
 	var status int
 	var resp any
@@ -243,15 +291,28 @@ func (s *Server) serve(c *call, rt *Route) (int, any, error) {
 			return err
 		}
 		if rt.Mutates {
-			return tx.AppendAudit(c.entry(rt, cleanroom.OutcomeOK, ""))
+			if err := tx.AppendAudit(c.entry(rt, cleanroom.OutcomeOK, "")); err != nil {
+				return err
+			}
+		}
+		for _, f := range c.beforeCommit {
+			if err := f(); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
+		for _, f := range c.onFail {
+			f()
+		}
 		if cleanroom.ErrorCode(err) == cleanroom.EInternal {
 			return 0, nil, err
 		}
 		return 0, nil, s.refuse(c, rt, err)
+	}
+	for _, f := range c.afterCommit {
+		f()
 	}
 	return status, resp, nil
 }
@@ -280,6 +341,12 @@ func (c *call) entry(rt *Route, outcome, code string) *cleanroom.AuditEntry {
 }
 
 func defaultObject(r *http.Request) string {
+	if u := r.PathValue("upload"); u != "" {
+		return "upload:" + u
+	}
+	if d := r.PathValue("dataset"); d != "" {
+		return "dataset:" + r.PathValue("room") + "/" + d
+	}
 	for _, k := range []string{"room", "party", "id"} {
 		if v := r.PathValue(k); v != "" {
 			if k == "id" {
@@ -314,6 +381,29 @@ func (s *Server) fillTarget(tx *sqlite.Tx, c *call) error {
 		switch cleanroom.ErrorCode(err) {
 		case "":
 			t.PartyExists = true
+		case cleanroom.ENotFound:
+		default:
+			return err
+		}
+	}
+	if name := c.r.PathValue("dataset"); name != "" && t.RoomExists {
+		t.Dataset = name
+		d, err := tx.Dataset(t.Room, name)
+		switch cleanroom.ErrorCode(err) {
+		case "":
+			t.DatasetExists, t.DatasetParty = true, d.Party
+		case cleanroom.ENotFound:
+		default:
+			return err
+		}
+	}
+	if id := c.r.PathValue("upload"); id != "" && t.DatasetExists {
+		u, err := tx.Upload(id)
+		switch cleanroom.ErrorCode(err) {
+		case "":
+			if u.Room == t.Room && u.Dataset == t.Dataset {
+				t.UploadOwner = &cleanroom.Principal{Kind: cleanroom.User, Party: u.Party, User: u.User}
+			}
 		case cleanroom.ENotFound:
 		default:
 			return err

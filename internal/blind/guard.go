@@ -1,0 +1,333 @@
+package blind
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gowebpki/jcs"
+	"github.com/gtank/ristretto255"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/statement"
+)
+
+// Errors Guard.ReBlind wraps when it refuses a set because of its manifest.
+// A bad signature wraps statement.ErrBadSignature, a set that differs from
+// its manifest ErrSetMismatch, and a refused token a *TokenError.
+var (
+	ErrNoManifest   = errors.New("the set comes without a manifest")
+	ErrUnknownParty = errors.New("the manifest's party is not a peer in this room")
+	ErrOwnParty     = errors.New("the set is this agent's own party's")
+	ErrWrongRoom    = errors.New("the manifest is for another room")
+	ErrWrongServer  = errors.New("the manifest is for another room server")
+	ErrReplay       = errors.New("the manifest has been used before")
+)
+
+// Guard is an agent's rule for the second blinding in one room, so that
+// re-blinding is no oracle for the room host (DESIGN.md, "Matching"). It
+// re-blinds a set only if
+//
+//   - it comes with a manifest envelope signed by a peer party of the room
+//     (never by the agent's own party),
+//   - the manifest names this room and this room server,
+//   - the set is exactly the one the manifest describes (CheckSet), and
+//   - the manifest has not been used before,
+//
+// and, like ReBlind, only if every token is a canonical encoding of a
+// non-identity element and no token repeats.
+//
+// Used manifests are remembered in a file in the Guard's directory,
+// reblinded-<room>.json, replaced atomically (written, synced, renamed,
+// directory synced) before any re-blinded token is returned, so an agent
+// that restarts still refuses a replay. A run that fails or is cancelled
+// does not use up its manifest. Guards of one process that share a
+// directory coordinate through the file; two processes must not share one.
+//
+// A Guard is safe for concurrent use.
+type Guard struct {
+	// Blinder sets the workers and progress reports of ReBlind. Optional;
+	// set it before the first call.
+	Blinder Blinder
+
+	self, room, server string
+	peers              map[string]ed25519.PublicKey
+	path               string
+
+	mu      sync.Mutex
+	used    map[string]bool // manifest IDs on record
+	pending map[string]bool // manifest IDs being re-blinded now
+}
+
+// NewGuard returns the Guard of the agent of party self in room on the room
+// server whose signing-key fingerprint is server. peers maps the names of
+// the room's other parties to their registered public signing keys. dir is
+// created (mode 0700) if missing; a record file that cannot be read is an
+// error, never an empty record.
+func NewGuard(dir, self, room, server string, peers map[string]ed25519.PublicKey) (*Guard, error) {
+	if err := cleanroom.ValidateName("party name", self); err != nil {
+		return nil, fmt.Errorf("new guard: %w", err)
+	}
+	if err := cleanroom.ValidateName("room name", room); err != nil {
+		return nil, fmt.Errorf("new guard: %w", err)
+	}
+	if server == "" {
+		return nil, errors.New("new guard: no room server fingerprint")
+	}
+	for name, pub := range peers {
+		if err := cleanroom.ValidateName("party name", name); err != nil {
+			return nil, fmt.Errorf("new guard: peer: %w", err)
+		}
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("new guard: peer %q: public key is %d bytes, want %d", name, len(pub), ed25519.PublicKeySize)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("new guard: %w", err)
+	}
+	g := &Guard{
+		self: self, room: room, server: server,
+		peers:   maps.Clone(peers),
+		path:    filepath.Join(dir, "reblinded-"+room+".json"),
+		pending: map[string]bool{},
+	}
+	rec, err := readRecord(g.path, room)
+	if err != nil {
+		return nil, fmt.Errorf("new guard: %w", err)
+	}
+	g.used = rec.ids()
+	return g, nil
+}
+
+// ReBlind re-blinds tokens with the agent's room key if env is a manifest
+// for them that passes the Guard's rules (see Guard), and records the
+// manifest as used before returning. It refuses with an error wrapping
+// ErrNoManifest, ErrUnknownParty, ErrOwnParty, statement.ErrBadSignature,
+// ErrWrongRoom, ErrWrongServer, ErrSetMismatch, ErrReplay or a
+// *TokenError, and then returns no tokens.
+func (g *Guard) ReBlind(ctx context.Context, key *ristretto255.Scalar, env statement.Envelope, tokens []Token) ([]Token, error) {
+	m, id, err := g.check(env, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("re-blind: %w", err)
+	}
+
+	g.mu.Lock()
+	if g.used[id] || g.pending[id] {
+		g.mu.Unlock()
+		return nil, fmt.Errorf("re-blind: %w", ErrReplay)
+	}
+	g.pending[id] = true
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.pending, id)
+		g.mu.Unlock()
+	}()
+
+	out, err := g.Blinder.ReBlind(ctx, key, tokens)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.record(id, m); err != nil {
+		clear(out)
+		return nil, fmt.Errorf("re-blind: %w", err)
+	}
+	return out, nil
+}
+
+// check applies the manifest rules and returns the manifest and its ID.
+func (g *Guard) check(env statement.Envelope, tokens []Token) (Manifest, string, error) {
+	if len(env.Statement) == 0 && len(env.Signature) == 0 {
+		return Manifest{}, "", ErrNoManifest
+	}
+	// The signer is the party the statement names; its key decides.
+	var claim struct {
+		Party string `json:"party"`
+	}
+	if err := json.Unmarshal(env.Statement, &claim); err != nil {
+		return Manifest{}, "", fmt.Errorf("%w: the statement is not a JSON object", ErrNoManifest)
+	}
+	if claim.Party == g.self {
+		return Manifest{}, "", ErrOwnParty
+	}
+	pub, ok := g.peers[claim.Party]
+	if !ok {
+		return Manifest{}, "", fmt.Errorf("%w: %q", ErrUnknownParty, claim.Party)
+	}
+	m, err := VerifyManifest(pub, env)
+	if err != nil {
+		return Manifest{}, "", err
+	}
+	if m.Room != g.room {
+		return Manifest{}, "", fmt.Errorf("%w: it names room %q, this agent is in %q", ErrWrongRoom, m.Room, g.room)
+	}
+	if m.Server != g.server {
+		return Manifest{}, "", fmt.Errorf("%w: it names server %s, this agent's is %s", ErrWrongServer, m.Server, g.server)
+	}
+	if err := CheckSet(m, tokens); err != nil {
+		return Manifest{}, "", err
+	}
+	canon, err := jcs.Transform(env.Statement)
+	if err != nil { // verified above, so this is a bug
+		return Manifest{}, "", fmt.Errorf("manifest id: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	return m, hex.EncodeToString(sum[:]), nil
+}
+
+// recordType is the type string of a Guard's record file.
+const recordType = "cleanroom.reblinded.v1"
+
+// record is the content of a Guard's record file.
+type record struct {
+	Type string       `json:"type"`
+	Room string       `json:"room"`
+	Used []usedRecord `json:"used"`
+}
+
+// usedRecord is one used manifest: its ID, the hex SHA-256 of its RFC 8785
+// canonical JSON, and what it described, for people reading the file.
+type usedRecord struct {
+	Manifest string                    `json:"manifest"`
+	Party    string                    `json:"party"`
+	Dataset  string                    `json:"dataset"`
+	Version  int                       `json:"version"`
+	Class    cleanroom.IdentifierClass `json:"class"`
+	Count    int                       `json:"count"`
+	UsedAt   time.Time                 `json:"used_at"`
+}
+
+func (r *record) ids() map[string]bool {
+	ids := make(map[string]bool, len(r.Used))
+	for _, u := range r.Used {
+		ids[u.Manifest] = true
+	}
+	return ids
+}
+
+// maxRecord bounds the record file read: an entry is about 250 bytes.
+const maxRecord = 64 << 20
+
+// readRecord reads the record file at path; a missing file is an empty
+// record of room.
+func readRecord(path, room string) (*record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &record{Type: recordType, Room: room}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxRecord {
+		return nil, fmt.Errorf("%s: %d bytes, more than a record file holds", path, len(b))
+	}
+	var r record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Type != recordType || r.Room != room {
+		return nil, fmt.Errorf("%s: not a record of room %q (type %q, room %q)", path, room, r.Type, r.Room)
+	}
+	for i, u := range r.Used {
+		if b, err := hex.DecodeString(u.Manifest); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("%s: entry %d: manifest ID is not 64 hex digits", path, i)
+		}
+	}
+	return &r, nil
+}
+
+// fileLocks serialises the read-modify-write of a record file between the
+// Guards of this process, by path.
+var fileLocks sync.Map // string → *sync.Mutex
+
+// record adds manifest id to the record file, refusing it with ErrReplay if
+// it is already there (another Guard on the same directory may have used
+// it), and updates g.used from the file.
+func (g *Guard) record(id string, m Manifest) error {
+	l, _ := fileLocks.LoadOrStore(g.path, new(sync.Mutex))
+	lock := l.(*sync.Mutex)
+	lock.Lock()
+	defer lock.Unlock()
+
+	r, err := readRecord(g.path, g.room)
+	if err != nil {
+		return fmt.Errorf("record manifest: %w", err)
+	}
+	ids := r.ids()
+	if ids[id] {
+		g.mu.Lock()
+		g.used = ids
+		g.mu.Unlock()
+		return ErrReplay
+	}
+	r.Used = append(r.Used, usedRecord{
+		Manifest: id, Party: m.Party, Dataset: m.Dataset, Version: m.Version,
+		Class: m.Class, Count: m.Count, UsedAt: time.Now().UTC().Truncate(time.Second),
+	})
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("record manifest: %w", err)
+	}
+	if err := writeFileAtomic(g.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("record manifest: %w", err)
+	}
+	ids[id] = true
+	g.mu.Lock()
+	g.used = ids
+	g.mu.Unlock()
+	return nil
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory, mode 0600, synced, renamed over path, then the directory
+// synced, so after a crash path holds either the old or the new content.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
