@@ -63,3 +63,9 @@ func (r *Room) HostedBy(party string) bool { return r.Host == party }
 
 // HasParty reports whether party is invited to the room.
 func (r *Room) HasParty(party string) bool { return slices.Contains(r.Parties, party) }
+
+// RoomID is the identity of a room across servers: the server's ID and the
+// room's name. Parties derive their per-room blinding key from it, so tokens
+// never link across rooms, not even across two servers' rooms of the same
+// name.
+func RoomID(server, room string) string { return server + "/" + room }

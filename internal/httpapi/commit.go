@@ -36,7 +36,7 @@ type ClassStats struct {
 	Class   cleanroom.IdentifierClass `json:"class"`
 	Present int                       `json:"present"` // rows with a token
 	Missing int                       `json:"missing"` // rows without (missing or invalid on the party's side)
-	Tokens  int                       `json:"tokens"`  // distinct tokens
+	Tokens  int                       `json:"tokens"`  // distinct tokens of the class, over all its columns
 }
 
 // VersionStats is what the room computed of a version at commit.
@@ -207,11 +207,15 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 				i+1, f.Column, f.Type, want.Column, want.Type)
 		}
 	}
-	seen := make([]map[blind.Token]bool, len(h.Identifiers))
+	// Columns of one class (a mobile and a home phone) share one token set
+	// and one manifest: the same identifier is the same token in either.
+	seen := map[cleanroom.IdentifierClass]map[blind.Token]bool{}
 	stats := make([]ClassStats, len(h.Identifiers))
-	for i := range seen {
-		seen[i] = map[blind.Token]bool{}
-		stats[i].Class = h.Identifiers[i].Class
+	for i, f := range h.Identifiers {
+		stats[i].Class = f.Class
+		if seen[f.Class] == nil {
+			seen[f.Class] = map[blind.Token]bool{}
+		}
 	}
 	var rowErrs []string
 	total := 0
@@ -246,7 +250,7 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 				continue
 			}
 			stats[i].Present++
-			seen[i][blind.Token(*t)] = true
+			seen[h.Identifiers[i].Class][blind.Token(*t)] = true
 		}
 		for i, v := range rr.Values {
 			if err := checkAttribute(&schema.Attributes[i], v); err != nil {
@@ -263,14 +267,16 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 			WithHint("nothing was committed; fix the file and upload again")
 	}
 	out := map[cleanroom.IdentifierClass][]blind.Token{}
-	for i := range seen {
-		ts := make([]blind.Token, 0, len(seen[i]))
-		for t := range seen[i] {
+	for class, set := range seen {
+		ts := make([]blind.Token, 0, len(set))
+		for t := range set {
 			ts = append(ts, t)
 		}
 		blind.SortTokens(ts)
-		out[h.Identifiers[i].Class] = ts
-		stats[i].Tokens = len(ts)
+		out[class] = ts
+	}
+	for i := range stats {
+		stats[i].Tokens = len(out[stats[i].Class])
 	}
 	w.stats = VersionStats{Identifiers: stats}
 	return out, nil
