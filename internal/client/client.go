@@ -151,22 +151,33 @@ func isCertificateError(err error) bool {
 // do sends a request with an optional JSON body and decodes a JSON answer
 // into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	u := c.base + path
-	var body io.Reader
+	var body []byte
+	contentType := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
 		}
-		body = bytes.NewReader(b)
+		body, contentType = b, "application/json"
+	}
+	return c.doBytes(ctx, method, path, contentType, body, out)
+}
+
+// doBytes sends a request with a body of the given content type ("" for
+// none) and decodes a JSON answer into out (if not nil).
+func (c *Client) doBytes(ctx context.Context, method, path, contentType string, in []byte, out any) error {
+	u := c.base + path
+	var body io.Reader
+	if contentType != "" {
+		body = bytes.NewReader(in)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return &ConnError{URL: u, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -1,0 +1,57 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+)
+
+func datasetsPath(room string) string { return "/api/v1/rooms/" + seg(room) + "/datasets" }
+
+func uploadPath(room, dataset, upload string) string {
+	return datasetsPath(room) + "/" + seg(dataset) + "/uploads/" + seg(upload)
+}
+
+// CreateDataset registers a dataset of the caller's party in a room with
+// its schema (JSON).
+func (c *Client) CreateDataset(ctx context.Context, room, name string, schema json.RawMessage) (*httpapi.DatasetBody, error) {
+	return send[httpapi.DatasetBody](ctx, c, http.MethodPost, datasetsPath(room), httpapi.CreateDatasetRequest{Name: name, Schema: schema})
+}
+
+// ListDatasets lists a room's datasets.
+func (c *Client) ListDatasets(ctx context.Context, room string) (*httpapi.DatasetList, error) {
+	return get[httpapi.DatasetList](ctx, c, datasetsPath(room))
+}
+
+// ShowDataset returns a dataset with its schema and versions.
+func (c *Client) ShowDataset(ctx context.Context, room, name string) (*httpapi.DatasetBody, error) {
+	return get[httpapi.DatasetBody](ctx, c, datasetsPath(room)+"/"+seg(name))
+}
+
+// OpenUpload opens an upload session, which reserves the next version.
+func (c *Client) OpenUpload(ctx context.Context, room, dataset string) (*httpapi.UploadBody, error) {
+	return send[httpapi.UploadBody](ctx, c, http.MethodPost, datasetsPath(room)+"/"+seg(dataset)+"/uploads", nil)
+}
+
+// PutChunk sends one sealed chunk of an upload.
+func (c *Client) PutChunk(ctx context.Context, room, dataset, upload string, index int, sealed []byte) (*httpapi.ChunkBody, error) {
+	out := new(httpapi.ChunkBody)
+	err := c.doBytes(ctx, http.MethodPut, uploadPath(room, dataset, upload)+"/chunks/"+strconv.Itoa(index), "application/octet-stream", sealed, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CommitUpload commits an upload as a new dataset version.
+func (c *Client) CommitUpload(ctx context.Context, room, dataset, upload string, req httpapi.CommitUploadRequest) (*httpapi.VersionBody, error) {
+	return send[httpapi.VersionBody](ctx, c, http.MethodPost, uploadPath(room, dataset, upload)+"/commit", req)
+}
+
+// AbortUpload abandons an open upload session.
+func (c *Client) AbortUpload(ctx context.Context, room, dataset, upload string) (*httpapi.UploadBody, error) {
+	return send[httpapi.UploadBody](ctx, c, http.MethodDelete, uploadPath(room, dataset, upload), nil)
+}
