@@ -230,26 +230,56 @@ type uploadResult struct {
 	Report  prepare.Report      `json:"report"`
 }
 
-func runUpload(ctx context.Context, g *globals, c *client.Client, dataset string, f uploadFlags, keys *keyfile.PartyKeys) (err error) {
-	info, err := c.ServerInfo(ctx)
+func runUpload(ctx context.Context, g *globals, c *client.Client, dataset string, f uploadFlags, keys *keyfile.PartyKeys) error {
+	res, err := uploadDataset(ctx, c, dataset, f, keys, g.stderr)
 	if err != nil {
 		return err
+	}
+	if g.json {
+		return printJSON(g.stdout, res)
+	}
+	v, p := res.Version, res.Report
+	fmt.Fprintf(g.stdout, "Committed version %d of dataset %s in room %s: %d rows from %s.\n\n", v.Version, dataset, f.room, v.Rows, p.File)
+	tw := newTable(g.stdout, "IDENTIFIER", "CLASS", "VALID", "INVALID", "MISSING", "DISTINCT")
+	for _, r := range p.Identifiers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", r.Column, r.Class, r.Valid, r.Invalid, r.Missing, r.Distinct)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range p.Identifiers {
+		for reason, count := range r.Reasons {
+			fmt.Fprintf(g.stdout, "  %s: %d invalid: %s\n", r.Column, count, reason)
+		}
+	}
+	if len(p.Ignored) > 0 {
+		fmt.Fprintf(g.stdout, "Columns not in the schema, not uploaded: %s\n", strings.Join(p.Ignored, ", "))
+	}
+	return nil
+}
+
+// uploadDataset prepares a file on this machine and uploads it as a new
+// version; progress bars go to stderr when it is a terminal.
+func uploadDataset(ctx context.Context, c *client.Client, dataset string, f uploadFlags, keys *keyfile.PartyKeys, stderr io.Writer) (res *uploadResult, err error) {
+	info, err := c.ServerInfo(ctx)
+	if err != nil {
+		return nil, err
 	}
 	d, err := c.ShowDataset(ctx, f.room, dataset)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if d.Party == "" {
-		return fmt.Errorf("dataset %s names no party", dataset)
+		return nil, fmt.Errorf("dataset %s names no party", dataset)
 	}
 	// A file with invalid rows is refused before a session reserves a
 	// version number for it.
 	if err := validateFile(f.file, tabular.Format(f.format), &d.Schema); err != nil {
-		return withHint(err, "nothing was uploaded; fix the file and run the upload again")
+		return nil, withHint(err, "nothing was uploaded; fix the file and run the upload again")
 	}
 	sess, err := c.OpenUpload(ctx, f.room, dataset)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A failed upload leaves no version; the session is abandoned so the
 	// room does not keep its chunks.
@@ -260,7 +290,7 @@ func runUpload(ctx context.Context, g *globals, c *client.Client, dataset string
 			c.AbortUpload(actx, f.room, dataset, sess.ID)
 		}
 	}()
-	progress := newProgress(g.stderr)
+	progress := newProgress(stderr)
 	p, err := prepare.Prepare(ctx, f.file, tabular.Format(f.format), prepare.Config{
 		Server: info.ServerID, Room: f.room, Party: d.Party, Dataset: dataset, Version: sess.Version,
 		Schema: &d.Schema, Keys: keys, Region: f.country, Gmail: f.gmail,
@@ -268,7 +298,7 @@ func runUpload(ctx context.Context, g *globals, c *client.Client, dataset string
 	})
 	progress.done()
 	if err != nil {
-		return withHint(err, "nothing was uploaded; fix the file and run the upload again")
+		return nil, withHint(err, "nothing was uploaded; fix the file and run the upload again")
 	}
 	chunk := sess.ChunkSize
 	if chunk <= 0 || chunk > upload.ChunkSize {
@@ -280,38 +310,19 @@ func runUpload(ctx context.Context, g *globals, c *client.Client, dataset string
 		part := p.Payload[i*chunk : min(len(p.Payload), (i+1)*chunk)]
 		sealed, err := keyfile.SealTo(sess.HPKEKey, upload.SealInfo(f.room, dataset, sess.ID, i, i == n-1), part)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := c.PutChunk(ctx, f.room, dataset, sess.ID, i, sealed); err != nil {
-			return err
+			return nil, err
 		}
 		bar(len(part))
 	}
 	progress.done()
 	v, err := c.CommitUpload(ctx, f.room, dataset, sess.ID, httpapi.CommitUploadRequest{Chunks: n, Manifests: p.Manifests})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if g.json {
-		return printJSON(g.stdout, uploadResult{Version: *v, Report: p.Report})
-	}
-	fmt.Fprintf(g.stdout, "Committed version %d of dataset %s in room %s: %d rows from %s.\n\n", v.Version, dataset, f.room, v.Rows, p.Report.File)
-	tw := newTable(g.stdout, "IDENTIFIER", "CLASS", "VALID", "INVALID", "MISSING", "DISTINCT")
-	for _, r := range p.Report.Identifiers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", r.Column, r.Class, r.Valid, r.Invalid, r.Missing, r.Distinct)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, r := range p.Report.Identifiers {
-		for reason, count := range r.Reasons {
-			fmt.Fprintf(g.stdout, "  %s: %d invalid: %s\n", r.Column, count, reason)
-		}
-	}
-	if len(p.Report.Ignored) > 0 {
-		fmt.Fprintf(g.stdout, "Columns not in the schema, not uploaded: %s\n", strings.Join(p.Report.Ignored, ", "))
-	}
-	return nil
+	return &uploadResult{Version: *v, Report: p.Report}, nil
 }
 
 func validateFile(path string, format tabular.Format, schema *cleanroom.Schema) error {

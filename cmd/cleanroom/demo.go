@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		return err
 	}
 	admin := client.New(m.URL(), adminToken, tc)
-	session, err := setUpDemoRoom(ctx, cfg, admin, step)
+	session, err := setUpDemoRoom(ctx, cfg, admin, out, step)
 	if err != nil {
 		stop()
 		<-done
@@ -133,7 +134,7 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 	return <-done
 }
 
-func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, step func(string, ...any)) (*demoSession, error) {
+func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, out io.Writer, step func(string, ...any)) (*demoSession, error) {
 	info, err := admin.ServerInfo(ctx)
 	if err != nil {
 		return nil, err
@@ -198,7 +199,55 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, st
 	if err := demoSynth(ctx, cfg, synthDir, step); err != nil {
 		return nil, err
 	}
+
+	// Each provider registers its dataset and uploads the synthetic file,
+	// prepared and blinded with its own keys.
+	for _, d := range demoDatasets {
+		u := demoUserOf(d.party)
+		c := admin.WithToken(session.Users[u.party+"/"+u.user])
+		existing, err := c.ShowDataset(ctx, demoRoom, d.name)
+		if err == nil && len(existing.Versions) > 0 {
+			v := existing.Versions[len(existing.Versions)-1]
+			step("dataset %s of %s (reused): version %d, %d rows", d.name, d.party, v.Version, v.Rows)
+			continue
+		}
+		if isNotFound(err) {
+			schema, err := demoSchemas.ReadFile("demodata/" + d.name + ".schema.json")
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.CreateDataset(ctx, demoRoom, d.name, schema); err != nil {
+				return nil, fmt.Errorf("register dataset %s: %w", d.name, err)
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		res, err := uploadDataset(ctx, c, d.name, uploadFlags{room: demoRoom, file: filepath.Join(synthDir, d.file), country: "RU"}, keys[d.party], out)
+		if err != nil {
+			return nil, fmt.Errorf("upload dataset %s: %w", d.name, err)
+		}
+		step("%s/%s uploaded %s as version %d of dataset %s: %d rows, blinded on the party's side", u.party, u.user, d.file,
+			res.Version.Version, d.name, res.Version.Rows)
+	}
 	return session, nil
+}
+
+//go:embed demodata/*.schema.json
+var demoSchemas embed.FS
+
+// demoDatasets are the datasets the demo's providers bring.
+var demoDatasets = []struct{ party, name, file string }{
+	{"operator", "subscribers", "operator_subscribers.csv"},
+	{"bank", "customers", "bank_customers.csv"},
+}
+
+func demoUserOf(party string) demoUser {
+	for _, u := range demoUsers {
+		if u.party == party {
+			return u
+		}
+	}
+	panic("no demo user of party " + party)
 }
 
 func roleString(rs []cleanroom.Role) string {

@@ -352,3 +352,11 @@ func (c *Client) RoomAudit(ctx context.Context, room string, page AuditPage) (*h
 func (c *Client) PlatformAudit(ctx context.Context, page AuditPage) (*httpapi.AuditList, error) {
 	return get[httpapi.AuditList](ctx, c, "/api/v1/audit"+page.query())
 }
+
+// WithToken returns a client of the same server and TLS settings that
+// authenticates with token.
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.token = token
+	return &d
+}
