@@ -30,6 +30,12 @@ const (
 	ActionUploadCommit  Action = "upload.commit"
 	ActionUploadAbort   Action = "upload.abort"
 
+	ActionMatchRun    Action = "match.run"
+	ActionMatchShow   Action = "match.show"
+	ActionAgentJobs   Action = "agent.jobs"
+	ActionAgentJob    Action = "agent.job"
+	ActionAgentResult Action = "agent.result"
+
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
 	// It is not an API route and Authorize does not decide it: holding the
@@ -45,6 +51,7 @@ var Actions = []Action{
 	ActionRoomInvite, ActionRoomAudit, ActionAuditList,
 	ActionDatasetCreate, ActionDatasetList, ActionDatasetShow,
 	ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort,
+	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -71,6 +78,9 @@ type Target struct {
 	// UploadOwner is the user who opened the upload session named by the
 	// request (nil if there is no such session in the dataset).
 	UploadOwner *Principal
+	// JobParty is the party whose agent must do the match job named by
+	// the request ("" if there is no such job in the room).
+	JobParty string
 }
 
 // Authorize decides whether p may perform a on t. It returns nil or an
@@ -152,6 +162,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 		ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort:
 		return authorizeDataset(p, a, t)
 
+	case ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult:
+		return authorizeMatch(p, a, t)
+
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {
 			return noRoom(t.Room)
@@ -214,6 +227,31 @@ func authorizeDataset(p *Principal, a Action, t Target) error {
 	}
 	if o := t.UploadOwner; o == nil || o.Party != p.Party || o.User != p.User {
 		return Errorf(ENotFound, "no such upload")
+	}
+	return nil
+}
+
+// authorizeMatch decides matching: a provider starts a match run, every
+// member reads its party's part of the report, and a party's agent (a user
+// with the provider role) takes only its own party's re-blinding jobs.
+func authorizeMatch(p *Principal, a Action, t Target) error {
+	if !t.RoomExists {
+		return noRoom(t.Room)
+	}
+	if p.Kind == Admin {
+		return Errorf(EForbidden, "the platform admin takes no part in matching; the room's parties do")
+	}
+	if len(p.RolesIn(t.Room)) == 0 {
+		return noRoom(t.Room)
+	}
+	if a == ActionMatchShow {
+		return nil
+	}
+	if !p.HasRole(t.Room, RoleProvider) {
+		return needRole(t.Room, RoleProvider)
+	}
+	if (a == ActionAgentJob || a == ActionAgentResult) && t.JobParty != p.Party {
+		return Errorf(ENotFound, "no such job for party %q", p.Party)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
@@ -64,6 +66,7 @@ type demoSession struct {
 	Admin    string            `json:"admin_token"`
 	Users    map[string]string `json:"user_tokens"`
 	SynthDir string            `json:"synth_dir"`
+	Match    string            `json:"match_run"`
 }
 
 // runDemo initialises (or reuses) a data directory, starts the server, and
@@ -228,6 +231,46 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		}
 		step("%s/%s uploaded %s as version %d of dataset %s: %d rows, blinded on the party's side", u.party, u.user, d.file,
 			res.Version.Version, d.name, res.Version.Rows)
+	}
+
+	// Matching: the room relays each party's token set to the other
+	// party's agent, which re-blinds it only under the peer's signed
+	// manifest; then the room resolves people and releases a DP report.
+	olivia := admin.WithToken(session.Users["operator/olivia"])
+	run, err := olivia.StartMatch(ctx, demoRoom)
+	if err != nil {
+		return nil, fmt.Errorf("start matching: %w", err)
+	}
+	for _, u := range demoUsers {
+		a, err := agent.New(ctx, admin.WithToken(session.Users[u.party+"/"+u.user]), demoRoom, keys[u.party],
+			filepath.Join(cfg.DataDir, "parties", u.party, "agent"), nil)
+		if err != nil {
+			return nil, fmt.Errorf("agent of %s: %w", u.party, err)
+		}
+		n, err := a.RunOnce(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("agent of %s: %w", u.party, err)
+		}
+		step("the agent of %s re-blinded %d token sets of its peer", u.party, n)
+	}
+	if run, err = olivia.ShowMatch(ctx, demoRoom, run.ID); err != nil {
+		return nil, err
+	}
+	if run.State != "done" || run.Report == nil {
+		return nil, fmt.Errorf("match run %s is %s %s", run.ID, run.State, run.Error)
+	}
+	session.Match = run.ID
+	for _, p := range run.Report.Pairs {
+		matched := "fewer than " + fmt.Sprint(p.MinReported)
+		if p.Matched >= 0 {
+			matched = fmt.Sprintf("%d ± %.0f", p.Matched, p.Interval95*math.Sqrt(float64(len(p.Steps))))
+		}
+		steps := ""
+		for _, s := range p.Steps {
+			steps += fmt.Sprintf(" %s +%d", s.Class, s.Added)
+		}
+		step("match report for operator: %s × %s matched %s people (waterfall:%s), match rate of subscribers %.1f %%",
+			p.Datasets[0], p.Datasets[1], matched, steps, 100*p.MatchRate["subscribers"])
 	}
 	return session, nil
 }

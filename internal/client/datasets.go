@@ -55,3 +55,31 @@ func (c *Client) CommitUpload(ctx context.Context, room, dataset, upload string,
 func (c *Client) AbortUpload(ctx context.Context, room, dataset, upload string) (*httpapi.UploadBody, error) {
 	return send[httpapi.UploadBody](ctx, c, http.MethodDelete, uploadPath(room, dataset, upload), nil)
 }
+
+func roomPath(room string) string { return "/api/v1/rooms/" + seg(room) }
+
+// StartMatch starts a match run of the room's latest dataset versions.
+func (c *Client) StartMatch(ctx context.Context, room string) (*httpapi.MatchRunBody, error) {
+	return send[httpapi.MatchRunBody](ctx, c, http.MethodPost, roomPath(room)+"/matches", nil)
+}
+
+// ShowMatch returns a match run and the caller's party's part of its
+// report.
+func (c *Client) ShowMatch(ctx context.Context, room, run string) (*httpapi.MatchRunBody, error) {
+	return get[httpapi.MatchRunBody](ctx, c, roomPath(room)+"/matches/"+seg(run))
+}
+
+// ListJobs lists the caller's party's pending re-blinding jobs.
+func (c *Client) ListJobs(ctx context.Context, room string) (*httpapi.JobList, error) {
+	return get[httpapi.JobList](ctx, c, roomPath(room)+"/agent/jobs")
+}
+
+// GetJob fetches a re-blinding job with its token set and manifest.
+func (c *Client) GetJob(ctx context.Context, room, job string) (*httpapi.JobBody, error) {
+	return get[httpapi.JobBody](ctx, c, roomPath(room)+"/agent/jobs/"+seg(job))
+}
+
+// PostResult returns a job's re-blinded tokens.
+func (c *Client) PostResult(ctx context.Context, room, job string, res httpapi.JobResult) (*httpapi.JobSummary, error) {
+	return send[httpapi.JobSummary](ctx, c, http.MethodPost, roomPath(room)+"/agent/jobs/"+seg(job)+"/result", res)
+}

@@ -88,11 +88,11 @@ func TestFailureMidwayLeavesNothing(t *testing.T) {
 					break
 				}
 			}
-			path := strings.ReplaceAll(m.req.path, "{analyst}", f.ids["analyst"])
 			var body any
 			if m.req.body != nil {
 				body = m.req.body(f, who)
 			}
+			path := f.path(m.req.path)
 			raw, err := sql.Open("sqlite", f.dbPath)
 			if err != nil {
 				t.Fatal(err)

@@ -68,6 +68,22 @@ var matrix = map[string]struct {
 	"POST /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/commit": {request{
 		path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1/commit", body: func(f *fixture, who string) any { return f.stageUpload("up1", 1) }},
 		with(authed(403, 403, 404, 404), "provider", 201)},
+	"POST /api/v1/rooms/{room}/matches": {request{path: "/api/v1/rooms/r1/matches", body: func(f *fixture, who string) any {
+		f.matchData()
+		return nil
+	}}, with(authed(403, 403, 404, 404), "provider", 201)},
+	"GET /api/v1/rooms/{room}/matches/{match}": {request{path: "/api/v1/rooms/r1/matches/{match}", body: func(f *fixture, who string) any {
+		f.matchReady()
+		return nil
+	}}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/agent/jobs": {request{path: "/api/v1/rooms/r1/agent/jobs"}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"GET /api/v1/rooms/{room}/agent/jobs/{job}": {request{path: "/api/v1/rooms/r1/agent/jobs/{job}", body: func(f *fixture, who string) any {
+		f.matchReady()
+		return nil
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/agent/jobs/{job}/result": {request{path: "/api/v1/rooms/r1/agent/jobs/{job}/result", body: func(f *fixture, who string) any {
+		return f.jobResult()
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }
@@ -120,14 +136,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			t.Run(strings.ReplaceAll(key, "/", "_")+"/"+who, func(t *testing.T) {
 				f := newFixture(t)
-				path := m.req.path
-				for name, id := range f.ids {
-					path = strings.ReplaceAll(path, "{"+name+"}", id)
-				}
 				var body any
 				if m.req.body != nil {
 					body = m.req.body(f, who)
 				}
+				path := f.path(m.req.path)
 				before := f.counts()
 				got, resp := f.do(who, rt.Method, path, body)
 				if got != want {

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,8 @@ type Opener interface {
 
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
+	// reblindMu serialises the recording of re-blinded sets.
+	reblindMu sync.Mutex
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
@@ -104,7 +107,7 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 	}
-	s.routes = append(s.buildRoutes(), s.datasetRoutes()...)
+	s.routes = append(append(s.buildRoutes(), s.datasetRoutes()...), s.matchRoutes()...)
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
@@ -344,6 +347,12 @@ func defaultObject(r *http.Request) string {
 	if u := r.PathValue("upload"); u != "" {
 		return "upload:" + u
 	}
+	if j := r.PathValue("job"); j != "" {
+		return "job:" + j
+	}
+	if m := r.PathValue("match"); m != "" {
+		return "match:" + m
+	}
 	if d := r.PathValue("dataset"); d != "" {
 		return "dataset:" + r.PathValue("room") + "/" + d
 	}
@@ -404,6 +413,16 @@ func (s *Server) fillTarget(tx *sqlite.Tx, c *call) error {
 			if u.Room == t.Room && u.Dataset == t.Dataset {
 				t.UploadOwner = &cleanroom.Principal{Kind: cleanroom.User, Party: u.Party, User: u.User}
 			}
+		case cleanroom.ENotFound:
+		default:
+			return err
+		}
+	}
+	if id := c.r.PathValue("job"); id != "" && t.RoomExists {
+		j, err := tx.MatchJob(t.Room, id)
+		switch cleanroom.ErrorCode(err) {
+		case "":
+			t.JobParty = j.Party
 		case cleanroom.ENotFound:
 		default:
 			return err

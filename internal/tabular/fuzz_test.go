@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,11 +33,7 @@ func FuzzCSV(f *testing.F) {
 	} {
 		f.Add([]byte(seed), uint8(16))
 	}
-	f.Fuzz(fuzzBody)
-}
-
-func fuzzBody(t *testing.T, data []byte, limit uint8) {
-	{
+	f.Fuzz(func(t *testing.T, data []byte, limit uint8) {
 		// The guard is transparent below its limits.
 		g := &csvGuard{r: bytes.NewReader(data), max: int64(len(data)) + 1, maxFields: len(data) + 2}
 		if out, err := io.ReadAll(g); err != nil || !bytes.Equal(out, data) {
@@ -77,7 +75,7 @@ func fuzzBody(t *testing.T, data []byte, limit uint8) {
 		for _, e := range res.Errors {
 			checkError(t, e)
 		}
-	}
+	})
 }
 
 func checkError(t *testing.T, e RowError) {
@@ -122,4 +120,33 @@ func compareWithEncodingCSV(t *testing.T, data []byte) {
 			t.Fatalf("row %d: Reader returned %q, %v; encoding/csv %v", r.Row(), got, err, werr)
 		}
 	}
+}
+
+// FuzzParquet reads damaged Parquet files: nothing panics, and every file
+// is read or rejected with an error.
+func FuzzParquet(f *testing.F) {
+	valid, err := os.ReadFile(writeParquet(f, "seed.parquet", goodParquet))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add(append(valid[:4:4], valid[len(valid)/2:]...))
+	for _, at := range []int{len(valid) / 3, len(valid) / 2, len(valid) - 20} {
+		damaged := slices.Clone(valid)
+		damaged[at] ^= 0xff
+		f.Add(damaged)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "fuzz.parquet")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(path, "", nil)
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		Validate(testSchema(), r)
+	})
 }

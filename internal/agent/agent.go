@@ -1,0 +1,198 @@
+// Package agent is a party's long-running agent: it takes the re-blinding
+// jobs the room gives the party during matching, re-blinds each token set
+// with the party's per-room key only when a blind.Guard accepts it (a
+// manifest signed by the peer for exactly this set, room and server, used
+// once), and returns the result.
+//
+// Peers' public keys are pinned on first use in the agent's state
+// directory: a room server that later presents another key for a party is
+// refused, so a host cannot sign manifests in a peer's name.
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gtank/ristretto255"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/blind"
+	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+)
+
+// Agent serves one party's re-blinding jobs in one room. It is not safe for
+// concurrent use.
+type Agent struct {
+	c      *client.Client
+	server string
+	room   string
+	party  string
+	keys   *keyfile.PartyKeys
+	guard  *blind.Guard
+	log    *slog.Logger
+}
+
+// ErrPeerKeyChanged is returned when the server presents a key for a peer
+// other than the one pinned.
+var ErrPeerKeyChanged = errors.New("a peer's signing key differs from the one pinned")
+
+// New prepares the agent of the caller's party in room. stateDir keeps the
+// pinned peer keys and the record of manifests already re-blinded.
+func New(ctx context.Context, c *client.Client, room string, keys *keyfile.PartyKeys, stateDir string, log *slog.Logger) (*Agent, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	info, err := c.ServerInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	who, err := c.Whoami(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if who.Kind != "user" {
+		return nil, fmt.Errorf("agent: the token is not a party user's")
+	}
+	parties, err := c.ListParties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var self ed25519.PublicKey
+	peers := map[string]ed25519.PublicKey{}
+	for _, p := range parties.Parties {
+		if p.Name == who.Party {
+			self = p.SigningKey
+			continue
+		}
+		peers[p.Name] = p.SigningKey
+	}
+	if !self.Equal(keys.Public()) {
+		return nil, fmt.Errorf("agent: the keys given are not those registered for party %q (fingerprint %s, registered %s)",
+			who.Party, keys.Fingerprint(), cleanroom.KeyFingerprint(self))
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if err := pin(filepath.Join(stateDir, "peers-"+room+".json"), peers); err != nil {
+		return nil, err
+	}
+	g, err := blind.NewGuard(stateDir, who.Party, room, info.ServerID, peers)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{c: c, server: info.ServerID, room: room, party: who.Party, keys: keys, guard: g, log: log.With("room", room, "party", who.Party)}, nil
+}
+
+// pin checks peers against the keys pinned in path, and pins new peers.
+func pin(path string, peers map[string]ed25519.PublicKey) error {
+	pinned := map[string]ed25519.PublicKey{}
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &pinned); err != nil {
+			return fmt.Errorf("agent: %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("agent: %w", err)
+	}
+	changed := false
+	for name, key := range peers {
+		old, ok := pinned[name]
+		if ok && !old.Equal(key) {
+			return fmt.Errorf("agent: %w: party %q was %s, the server now says %s (pinned in %s)", ErrPeerKeyChanged,
+				name, cleanroom.KeyFingerprint(old), cleanroom.KeyFingerprint(key), path)
+		}
+		if !ok {
+			pinned[name] = key
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := json.MarshalIndent(pinned, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// RunOnce does every job pending now and returns how many it did. A job
+// the Guard refuses is logged and skipped: it stays pending, and the room
+// sees that the party's agent will not do it.
+func (a *Agent) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := a.c.ListJobs(ctx, a.room)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	key := keyfile.RoomKey(a.keys.Blinding, cleanroom.RoomID(a.server, a.room))
+	for _, js := range jobs.Jobs {
+		if err := a.do(ctx, js, key); err != nil {
+			if ctx.Err() != nil {
+				return done, ctx.Err()
+			}
+			a.log.Warn("job refused", "job", js.ID, "dataset", js.Dataset, "class", js.Class, "err", err)
+			continue
+		}
+		done++
+		a.log.Info("job done", "job", js.ID, "dataset", js.Dataset, "class", js.Class)
+	}
+	return done, nil
+}
+
+func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255.Scalar) error {
+	job, err := a.c.GetJob(ctx, a.room, js.ID)
+	if err != nil {
+		return err
+	}
+	tokens := make([]blind.Token, len(job.Tokens))
+	for i, s := range job.Tokens {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != len(tokens[i]) {
+			return fmt.Errorf("job %s: token %d is not 32 bytes of base64", js.ID, i+1)
+		}
+		copy(tokens[i][:], b)
+	}
+	out, err := a.guard.ReBlind(ctx, key, job.Manifest, tokens)
+	if err != nil {
+		return err
+	}
+	res := httpapi.JobResult{Tokens: make([]string, len(out))}
+	for i, t := range out {
+		res.Tokens[i] = base64.StdEncoding.EncodeToString(t[:])
+	}
+	_, err = a.c.PostResult(ctx, a.room, js.ID, res)
+	return err
+}
+
+// Run does jobs until ctx is done, looking for new ones every poll.
+func (a *Agent) Run(ctx context.Context, poll time.Duration) error {
+	for {
+		if _, err := a.RunOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn("polling the room", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(poll):
+		}
+	}
+}
