@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/dp"
@@ -15,6 +16,10 @@ import (
 )
 
 var errVaultExist = vault.ErrExist
+
+// noisePadding is the fixed time a pair's noisy counts take to draw: far
+// above the samplers' microseconds, so it is never overrun in practice.
+const noisePadding = 50 * time.Millisecond
 
 // runInput is what resolving a run reads from the database.
 type runInput struct {
@@ -87,7 +92,14 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 			}
 			p := match.MatchPair(a, b)
 			pairs[match.PairKey{A: i, B: j}] = p
-			rep, rec, err := pairReport(p, ds[i], ds[j])
+			// Drawing noise takes a time that depends on the noise; the
+			// release is padded to a deadline fixed from the plan.
+			var rep PairReport
+			var rec dp.Record
+			err = dp.PadTo(ctx, time.Now().Add(noisePadding), func() (err error) {
+				rep, rec, err = pairReport(p, ds[i], ds[j])
+				return err
+			})
 			if err != nil {
 				return nil, err
 			}
