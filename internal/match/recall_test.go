@@ -306,4 +306,3 @@ func naiveRecall(t *testing.T, dir string, matchable map[string]bool) float64 {
 	}
 	return float64(len(found)) / float64(len(matchable))
 }
-
