@@ -169,6 +169,9 @@ func (g *Guard) check(env statement.Envelope, tokens []Token) (Manifest, string,
 	if err != nil {
 		return Manifest{}, "", err
 	}
+	if m.Party != claim.Party { // only a statement with a repeated key can do this
+		return Manifest{}, "", fmt.Errorf("%w: the statement names two parties", ErrUnknownParty)
+	}
 	if m.Room != g.room {
 		return Manifest{}, "", fmt.Errorf("%w: it names room %q, this agent is in %q", ErrWrongRoom, m.Room, g.room)
 	}
