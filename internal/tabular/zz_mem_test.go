@@ -14,6 +14,9 @@ import (
 
 func TestZZMem(t *testing.T) {
 	dir := "/root/.cache/go-build/fuzz/github.com/cleanroom-dev/cleanroom/internal/tabular/FuzzParquet"
+	if d := os.Getenv("DIR"); d != "" {
+		dir = d
+	}
 	ents, _ := os.ReadDir(dir)
 	if only := os.Getenv("ONLY"); only != "" {
 		ents = slices.DeleteFunc(ents, func(e os.DirEntry) bool { return e.Name() != only })
