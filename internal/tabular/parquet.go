@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -44,6 +43,10 @@ func newParquetSource(f *os.File, size int64, o Options) (src *parquetSource, er
 	if size < minSize {
 		return nil, &cellError{field: -1, reason: fmt.Sprintf("damaged Parquet file: it is only %d bytes", size),
 			hint: "write the file again; it may have been cut short"}
+	}
+	if err := checkFooter(f, size); err != nil {
+		return nil, &cellError{field: -1, reason: "damaged Parquet file: " + err.Error(),
+			hint: "write the file again; it may have been cut short or damaged"}
 	}
 	pf, err := parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
@@ -93,76 +96,6 @@ func countLeaves(n parquet.Node) int {
 		c += countLeaves(f)
 	}
 	return c
-}
-
-// Limits on what a page header may declare. A page is typically 1 MiB.
-const (
-	maxPageBytes   = 256 << 20
-	maxPageValues  = 1 << 26
-	maxHeaderBytes = 64 << 20
-)
-
-// checkPages reads the header of every page before the decoder does.
-// parquet-go allocates the buffers a page header declares before it reads
-// the page, so one damaged header could ask for gigabytes and end the
-// process; this rejects such files with an error instead. Headers are
-// decoded from a bounded window of bytes, so decoding them cannot allocate
-// more than the window either. It reads only the headers, a few KiB per
-// page.
-func checkPages(r io.ReaderAt, size int64, md *format.FileMetaData) error {
-	var compact thrift.CompactProtocol
-	window := make([]byte, 64<<10)
-	for g := range md.RowGroups {
-		rg := &md.RowGroups[g]
-		for c := range rg.Columns {
-			m := &rg.Columns[c].MetaData
-			where := fmt.Sprintf("row group %d, column chunk %d", g+1, c+1)
-			start := m.DataPageOffset
-			if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
-				start = m.DictionaryPageOffset
-			}
-			end := start + m.TotalCompressedSize
-			if start < 4 || m.TotalCompressedSize < 0 || end < start || end > size-8 {
-				return fmt.Errorf("%s lies outside the file", where)
-			}
-			for pos := start; pos < end; {
-				n, err := r.ReadAt(window[:min(int64(len(window)), end-pos)], pos)
-				if n == 0 {
-					return fmt.Errorf("%s: %w", where, err)
-				}
-				var h format.PageHeader
-				rd := compact.NewReaderFromBytes(window[:n])
-				if err := thrift.NewDecoder(rd).Decode(&h); err != nil {
-					// Statistics of long values make long headers.
-					if n == len(window) && len(window) < maxHeaderBytes {
-						window = make([]byte, 4*len(window))
-						continue
-					}
-					return fmt.Errorf("%s: unreadable page header at byte %d", where, pos)
-				}
-				pos += int64(rd.BytesRead())
-				values := int64(0)
-				switch {
-				case h.DataPageHeader.Valid:
-					values = int64(h.DataPageHeader.V.NumValues)
-				case h.DataPageHeaderV2.Valid:
-					values = int64(max(h.DataPageHeaderV2.V.NumValues, h.DataPageHeaderV2.V.NumRows))
-				case h.DictionaryPageHeader.Valid:
-					values = int64(h.DictionaryPageHeader.V.NumValues)
-				}
-				switch {
-				case h.CompressedPageSize < 0 || int64(h.CompressedPageSize) > end-pos:
-					return fmt.Errorf("%s: a page at byte %d overruns its column chunk", where, pos)
-				case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes:
-					return fmt.Errorf("%s: a page at byte %d declares %d bytes, over the %d-byte limit", where, pos, h.UncompressedPageSize, maxPageBytes)
-				case values < 0 || values > maxPageValues:
-					return fmt.Errorf("%s: a page at byte %d declares %d values, over the limit of %d", where, pos, values, maxPageValues)
-				}
-				pos += int64(h.CompressedPageSize)
-			}
-		}
-	}
-	return nil
 }
 
 // recoverDamaged turns a panic of the Parquet decoder, which trusts the

@@ -308,7 +308,11 @@ func TestBadFiles(t *testing.T) {
 		{name: "truncated Parquet", file: "cut.parquet", data: []byte("PAR1\x00\x00"),
 			want: []RowError{{File: "cut.parquet", Row: FileRow, Reason: "damaged Parquet file: it is only 6 bytes"}}},
 		{name: "Parquet without a footer", file: "cut2.parquet", data: []byte("PAR1\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
-			want: []RowError{{File: "cut2.parquet", Row: FileRow, Reason: "damaged Parquet file: invalid magic footer of parquet file: \"\\x00\\x00\\x00\\x00\""}}},
+			want: []RowError{{File: "cut2.parquet", Row: FileRow, Reason: "damaged Parquet file: it does not end with PAR1; it may have been cut short"}}},
+		{name: "Parquet with a long footer", file: "cut3.parquet", data: []byte("PAR1\x00\x00\x00\x00\xff\xff\xff\xffPAR1"),
+			want: []RowError{{File: "cut3.parquet", Row: FileRow, Reason: "damaged Parquet file: its footer is 4294967295 bytes, longer than the file"}}},
+		{name: "Parquet with a long list", file: "cut4.parquet", data: []byte("PAR1\x19\xfc\xff\xff\xff\x0f\x00\x07\x00\x00\x00PAR1"),
+			want: []RowError{{File: "cut4.parquet", Row: FileRow, Reason: "damaged Parquet file: unreadable footer: declares more than it holds"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
