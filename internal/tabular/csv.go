@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
@@ -37,8 +38,27 @@ func (s *csvSource) header() ([]string, error) {
 	if err != nil {
 		return nil, s.convert(rec, err)
 	}
+	if err := wrongDelimiter(rec); err != nil {
+		return nil, err
+	}
 	s.fields = len(rec)
 	return rec, nil
+}
+
+// wrongDelimiter recognises a file with another delimiter by its header:
+// a single field containing that delimiter.
+func wrongDelimiter(header []string) *cellError {
+	if len(header) != 1 {
+		return nil
+	}
+	for _, d := range []struct{ sep, what, name string }{{"\t", "a tab", "tab"}, {";", "';'", "';'"}, {"|", "'|'", "'|'"}} {
+		if strings.Contains(header[0], d.sep) {
+			return &cellError{field: -1,
+				reason: fmt.Sprintf("the header is one field containing %s: the file looks %s-delimited; use commas", d.what, d.name),
+				hint:   "save the file as CSV with ',' as the delimiter"}
+		}
+	}
+	return nil
 }
 
 func (s *csvSource) next() ([]string, error) {

@@ -74,6 +74,9 @@
 //     A longer CSV field is counted and skipped as it is read, never held
 //     in memory, and reported with its size.
 //   - A file has at most MaxColumns columns.
+//   - A Parquet page may declare at most 256 MiB. A Parquet file whose
+//     metadata declares more than the file holds is rejected as damaged
+//     before it is decoded.
 //
 // # Errors
 //

@@ -153,9 +153,10 @@ type Reader struct {
 }
 
 // Open opens a CSV or Parquet file and reads its header. format "" picks the
-// format by extension (.csv; .parquet, .parq or .pq). A file Open rejects
-// gives a *RowError saying why (unknown format, empty file, no usable
-// header); an I/O error is returned wrapped.
+// format by extension (.csv; .parquet, .parq or .pq); opts nil means the
+// defaults. A file Open rejects gives a *RowError saying why (unknown
+// format, empty file, no usable header); an I/O error is returned wrapped.
+// The caller closes the Reader.
 func Open(path string, format Format, opts *Options) (*Reader, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -209,7 +210,7 @@ func Open(path string, format Format, opts *Options) (*Reader, error) {
 	case FormatCSV:
 		r.src = newCSVSource(f, o)
 	case FormatParquet:
-		r.src, err = newParquetSource(f, fi.Size(), o)
+		ps, err := newParquetSource(f, fi.Size(), o)
 		if err != nil {
 			f.Close()
 			var ce *cellError
@@ -218,6 +219,7 @@ func Open(path string, format Format, opts *Options) (*Reader, error) {
 			}
 			return nil, fmt.Errorf("open dataset file %s: %w", name, err)
 		}
+		r.src = ps
 	}
 	if err := r.readHeader(); err != nil {
 		r.src.close()
@@ -226,7 +228,7 @@ func Open(path string, format Format, opts *Options) (*Reader, error) {
 	return r, nil
 }
 
-// newReader reads CSV from an io.Reader; for tests and fuzzing.
+// newCSVReader reads CSV from an io.Reader; for tests and fuzzing.
 func newCSVReader(name string, in io.Reader, opts *Options) (*Reader, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -297,14 +299,6 @@ func (r *Reader) readHeader() error {
 // It quotes a name only if it looks like one: when the file has no header,
 // the "names" are a row of data.
 func checkHeader(h []string) (reason, hint string) {
-	if len(h) == 1 {
-		for _, d := range []struct{ sep, what, name string }{{"\t", "a tab", "tab"}, {";", "';'", "';'"}, {"|", "'|'", "'|'"}} {
-			if strings.Contains(h[0], d.sep) {
-				return fmt.Sprintf("the header is one field containing %s: the file looks %s-delimited; use commas", d.what, d.name),
-					"save the file as CSV with ',' as the delimiter"
-			}
-		}
-	}
 	if len(h) > MaxColumns {
 		return fmt.Sprintf("the header has %d columns, over the limit of %d", len(h), MaxColumns), ""
 	}
