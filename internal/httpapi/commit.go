@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gtank/ristretto255"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/blind"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
+	"github.com/cleanroom-dev/cleanroom/internal/tabular"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
@@ -225,6 +225,10 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 			rowErrs = append(rowErrs, fmt.Sprintf("row %d, column %s: %s", row, column, reason))
 		}
 	}
+	checkers := make([]*tabular.ValueChecker, len(schema.Attributes))
+	for i := range schema.Attributes {
+		checkers[i] = tabular.NewValueChecker(&schema.Attributes[i])
+	}
 	identity := ristretto255.NewElement()
 	for row := 1; ; row++ {
 		rr, err := rd.Next()
@@ -253,7 +257,7 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 			seen[h.Identifiers[i].Class][blind.Token(*t)] = true
 		}
 		for i, v := range rr.Values {
-			if err := checkAttribute(&schema.Attributes[i], v); err != nil {
+			if _, err := checkers[i].Parse(v); err != nil {
 				addErr(row, h.Attributes[i].Column, err.Error())
 			}
 		}
@@ -356,40 +360,4 @@ func (s *Server) commitUpload(c *call) (int, any, error) {
 	c.beforeCommit = append(c.beforeCommit, func() error { return w.writer.Commit() })
 	c.afterCommit = append(c.afterCommit, func() { s.removeUploadDir(u.ID) })
 	return http.StatusCreated, VersionBody{Version: v.Version, Rows: v.Rows, Stats: stats, CommittedAt: v.CommittedAt}, nil
-}
-
-// checkAttribute checks one attribute value against its column: its type,
-// and for columns with a public domain, membership. Empty means missing.
-func checkAttribute(col *cleanroom.AttributeColumn, v string) error {
-	if v == "" {
-		return nil
-	}
-	switch col.Type {
-	case cleanroom.TypeInt:
-		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-			return errors.New("not an integer")
-		}
-	case cleanroom.TypeDecimal:
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || strings.ContainsAny(v, "eEnNiI") {
-			return errors.New("not a decimal number")
-		}
-		if len(col.Buckets) > 1 && (f < col.Buckets[0] || f > col.Buckets[len(col.Buckets)-1]) {
-			return errors.New("outside the declared buckets")
-		}
-	case cleanroom.TypeDate:
-		if _, err := time.Parse(time.DateOnly, v); err != nil {
-			return errors.New("not a date (YYYY-MM-DD)")
-		}
-	case cleanroom.TypeBool:
-		switch v {
-		case "true", "false", "1", "0":
-		default:
-			return errors.New("not a boolean")
-		}
-	}
-	if len(col.Categories) > 0 && !slices.Contains(col.Categories, v) {
-		return errors.New("not one of the declared categories")
-	}
-	return nil
 }

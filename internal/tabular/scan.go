@@ -530,3 +530,37 @@ func parseDecimal(v string, scale int) (units int64, f float64, reason, hint str
 	}
 	return units, f, "", ""
 }
+
+// ValueChecker parses single values of one attribute column by the same
+// rules a Scanner applies, for values that arrive without a file (the room
+// checks an upload's payload with it). It is safe for concurrent use.
+type ValueChecker struct{ a attrCheck }
+
+// NewValueChecker returns the checker of column c, which must not change
+// while the checker is used.
+func NewValueChecker(c *cleanroom.AttributeColumn) *ValueChecker {
+	a := attrCheck{col: c}
+	if len(c.Categories) > 0 {
+		a.categories = make(map[string]bool, len(c.Categories))
+		for _, v := range c.Categories {
+			a.categories[v] = true
+		}
+	}
+	return &ValueChecker{a: a}
+}
+
+// Parse parses v, "" being a missing value, and returns an error saying
+// why a value is not valid for the column.
+func (vc *ValueChecker) Parse(v string) (Value, error) {
+	if v == "" {
+		return Value{Null: true}, nil
+	}
+	if p := textProblem(v); p != "" {
+		return Value{}, errors.New(p)
+	}
+	val, reason, _ := vc.a.parse(v)
+	if reason != "" {
+		return Value{}, errors.New(reason)
+	}
+	return val, nil
+}
