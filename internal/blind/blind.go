@@ -258,8 +258,7 @@ func (b Blinder) run(ctx context.Context, n int, newWorker func() func(lo, hi in
 	}
 	var wg sync.WaitGroup
 	for range workers - 1 {
-		process := newWorker()
-		wg.Go(func() { work(process) })
+		wg.Go(func() { work(newWorker()) })
 	}
 	work(newWorker())
 	wg.Wait()

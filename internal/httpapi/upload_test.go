@@ -196,7 +196,7 @@ func TestUploadCommitRefusals(t *testing.T) {
 		{"value outside the domain", func(f *fixture) CommitUploadRequest {
 			payload, env := f.testPayload("up1", 1, 3, func(h *upload.Header, rows []upload.Row) { rows[1].Values[0] = "gold" })
 			return CommitUploadRequest{Chunks: f.seal("up1", payload, 1<<20), Manifests: []statement.Envelope{env}}
-		}, `row 2, column tier: value "gold" is not a declared category`},
+		}, `row 2, column tier: value \"gold\" is not a declared category`},
 		{"identity token", func(f *fixture) CommitUploadRequest {
 			payload, env := f.testPayload("up1", 1, 3, func(h *upload.Header, rows []upload.Row) { rows[0].Tokens[0] = &upload.Token{} })
 			return CommitUploadRequest{Chunks: f.seal("up1", payload, 1<<20), Manifests: []statement.Envelope{env}}
