@@ -2,7 +2,6 @@ package blind
 
 import (
 	"crypto/sha512"
-	"hash"
 
 	"github.com/gtank/ristretto255"
 
@@ -30,14 +29,12 @@ func HashToGroup(room string, class cleanroom.IdentifierClass, digest [32]byte) 
 	return h.element(ristretto255.NewElement(), digest[:])
 }
 
-// hasher computes hash_to_ristretto255 under one domain separation tag. It
-// keeps a SHA-512 state to reuse, so it is not safe for concurrent use:
-// each worker has its own.
+// hasher computes hash_to_ristretto255 under one domain separation tag.
+// It is read-only after newHasher, so it is safe for concurrent use, and
+// it keeps all per-call state on the caller's stack: workers on different
+// cores never write to shared cache lines.
 type hasher struct {
-	h        hash.Hash
 	dstPrime []byte // DST || I2OSP(len(DST), 1), after the oversize rule
-	b0, bi   [sha512.Size]byte
-	scratch  [3]byte // small inputs, kept here so they do not escape per call
 }
 
 // oversizeDSTPrefix is the prefix RFC 9380, section 5.3.3, hashes a tag of
@@ -45,15 +42,12 @@ type hasher struct {
 const oversizeDSTPrefix = "H2C-OVERSIZE-DST-"
 
 func newHasher(dst []byte) *hasher {
-	h := sha512.New()
 	if len(dst) > 255 {
-		h.Write([]byte(oversizeDSTPrefix))
-		h.Write(dst)
-		dst = h.Sum(nil)
-		h.Reset()
+		sum := sha512.Sum512(append([]byte(oversizeDSTPrefix), dst...))
+		dst = sum[:]
 	}
 	dstPrime := append(append(make([]byte, 0, len(dst)+1), dst...), byte(len(dst)))
-	return &hasher{h: h, dstPrime: dstPrime}
+	return &hasher{dstPrime: dstPrime}
 }
 
 // zPad is Z_pad of expand_message_xmd: one SHA-512 input block of zeros.
@@ -65,38 +59,36 @@ func (x *hasher) expand(out, msg []byte) {
 	const bLen = sha512.Size
 	n := len(out)
 	ell := (n + bLen - 1) / bLen
-	if ell > 255 || n > 0xffff {
+	if ell > 255 {
 		panic("blind: expand_message_xmd output too long")
 	}
-	h := x.h
+	// Inputs are assembled in one buffer, on the stack when they fit (a
+	// 32-byte message and any tag do).
+	var stack [512]byte
+	buf := stack[:0]
+	if need := len(zPad) + len(msg) + 3 + len(x.dstPrime); need > len(stack) {
+		buf = make([]byte, 0, need)
+	}
 
 	// b_0 = H(Z_pad || msg || I2OSP(len_in_bytes, 2) || I2OSP(0, 1) || DST_prime)
-	h.Reset()
-	h.Write(zPad[:])
-	h.Write(msg)
-	x.scratch = [3]byte{byte(n >> 8), byte(n), 0}
-	h.Write(x.scratch[:])
-	h.Write(x.dstPrime)
-	b0 := x.b0[:]
-	h.Sum(b0[:0])
+	buf = append(buf, zPad[:]...)
+	buf = append(buf, msg...)
+	buf = append(buf, byte(n>>8), byte(n), 0)
+	buf = append(buf, x.dstPrime...)
+	b0 := sha512.Sum512(buf)
 
 	// b_1 = H(b_0 || I2OSP(1, 1) || DST_prime)
 	// b_i = H(strxor(b_0, b_(i-1)) || I2OSP(i, 1) || DST_prime)
-	bi := x.bi[:]
-	copy(bi, b0)
+	bi := b0
 	for i := 1; i <= ell; i++ {
 		if i > 1 {
 			for j := range bi {
 				bi[j] ^= b0[j]
 			}
 		}
-		h.Reset()
-		h.Write(bi)
-		x.scratch[0] = byte(i)
-		h.Write(x.scratch[:1])
-		h.Write(x.dstPrime)
-		h.Sum(bi[:0])
-		copy(out[(i-1)*bLen:], bi)
+		buf = append(append(append(buf[:0], bi[:]...), byte(i)), x.dstPrime...)
+		bi = sha512.Sum512(buf)
+		copy(out[(i-1)*bLen:], bi[:])
 	}
 }
 

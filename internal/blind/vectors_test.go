@@ -80,7 +80,7 @@ func TestExpandXMDOversizeDST(t *testing.T) {
 	if hex.EncodeToString(a) != hex.EncodeToString(b) {
 		t.Errorf("expand with a 256-byte tag = %x, want the expansion under its hash %x", a, b)
 	}
-	if got := len(newHasher(long).dstPrime); got != 65 {
+	if got := len(newHasher(long).dstPrime); got != sha512.Size+1 {
 		t.Errorf("DST_prime of a 256-byte tag is %d bytes, want 65", got)
 	}
 }

@@ -113,26 +113,7 @@ func (f *fixture) matchReady() {
 func (f *fixture) jobResult() JobResult {
 	f.t.Helper()
 	f.matchReady()
-	status, resp := f.do("provider", "GET", f.path("/api/v1/rooms/r1/agent/jobs/{job}"), nil)
-	if status != 200 {
-		f.t.Fatalf("get job = %d %s", status, resp)
-	}
-	var job JobBody
-	json.Unmarshal(resp, &job)
-	tokens := make([]blind.Token, len(job.Tokens))
-	for i, s := range job.Tokens {
-		b, _ := base64.StdEncoding.DecodeString(s)
-		copy(tokens[i][:], b)
-	}
-	out, err := blind.ReBlind(randomScalar(), tokens)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	res := JobResult{}
-	for _, t := range out {
-		res.Tokens = append(res.Tokens, base64.StdEncoding.EncodeToString(t[:]))
-	}
-	return res
+	return f.jobResultFor(f.path("/api/v1/rooms/r1/agent/jobs/{job}"))
 }
 
 // TestMatchReport runs matching between two parties whose sets overlap in

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 )
 
 // ErrExist is returned, wrapped in an error naming the file, by CreateParty
@@ -64,53 +66,11 @@ func createFiles(dir string, files []keyFile) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path so that path holds either its old
-// content or all of data, never a part: it writes a temporary file in the
-// same directory, sets its mode to perm before writing (so a secret is never
-// readable by others, whatever the umask), syncs it, renames it over path
-// and syncs the directory. Errors name path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return pathErr(path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return pathErr(path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return pathErr(path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return pathErr(path, err)
-	}
-	if err := f.Close(); err != nil {
-		return pathErr(path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return pathErr(path, err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename in dir durable. It is best effort: some systems
-// (Windows, some network file systems) cannot sync a directory, and the
-// file itself has already been synced.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
 }
 
 // checkPrivateMode returns an error wrapping ErrMode if info, the stat of

@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 )
 
 // CommonName is the subject common name of generated certificates.
@@ -234,41 +236,9 @@ func parseCertificates(path string, data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// writeFileAtomic writes data to path so that path holds either its old
-// content or all of data: a temporary file in the same directory, given
-// mode perm before anything is written, synced, then renamed over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return pathErr(path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return pathErr(path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return pathErr(path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return pathErr(path, err)
-	}
-	if err := f.Close(); err != nil {
-		return pathErr(path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return pathErr(path, err)
-	}
-	// Best effort: not every system can sync a directory.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

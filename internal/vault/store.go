@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 )
 
 // ErrInvalid is returned, wrapped, by every Store method given a dataset
@@ -133,7 +135,7 @@ func (s *Store) recover() error {
 				return fmt.Errorf("finish destroying dataset %q: %w", e.Name(), err)
 			}
 		}
-		syncDir(dd)
+		atomicfile.SyncDir(dd)
 	}
 	return nil
 }
@@ -194,7 +196,7 @@ func (s *Store) CreateDataset(ctx context.Context, id string) error {
 	if err := os.MkdirAll(dd, 0o700); err != nil {
 		return fmt.Errorf("create dataset %q: %w", id, err)
 	}
-	syncDir(s.dir)
+	atomicfile.SyncDir(s.dir)
 	if err := writeFileAtomic(filepath.Join(dd, kekName), append([]byte(kekMagic), wrapped...)); err != nil {
 		return fmt.Errorf("create dataset %q: %w", id, err)
 	}
@@ -280,7 +282,7 @@ func shred(dd string) error {
 	if err := os.Remove(kp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	syncDir(dd)
+	atomicfile.SyncDir(dd)
 	files, err := os.ReadDir(dd)
 	if err != nil {
 		return err
@@ -293,7 +295,7 @@ func shred(dd string) error {
 			return err
 		}
 	}
-	syncDir(dd)
+	atomicfile.SyncDir(dd)
 	return nil
 }
 
@@ -321,51 +323,8 @@ func overwrite(p string) error {
 	return f.Close()
 }
 
-// writeFileAtomic writes data to path, mode 0600, so that path holds all of
-// data or does not exist: a temporary file in the same directory, synced,
-// renamed to path, and the directory synced.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".*"+tmpSuffix) // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes renames and removals in dir durable. It is best effort:
-// some systems cannot sync a directory, and the files themselves are
-// synced.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.Write(path, data, 0o600)
 }
 
 func exists(p string) bool {

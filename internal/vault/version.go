@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 )
 
 // ErrNotCommitted is returned by VersionWriter.Close when the version was
@@ -165,7 +167,7 @@ func (w *VersionWriter) commit() error {
 	if err := os.Rename(w.f.Name(), w.name); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(w.name))
+	atomicfile.SyncDir(filepath.Dir(w.name))
 	return nil
 }
 
