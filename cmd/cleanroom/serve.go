@@ -131,6 +131,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := api.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile uploads: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 )
 
 // Token is a blinded identifier: the canonical 32-byte encoding of a
-// ristretto255 element (RFC 9496, section 4.3.2).
+// ristretto255 element (RFC 9496, section 4.3.2). Tokens are comparable and
+// serve as map keys; internal/match's Token is the same type of array.
 type Token [32]byte
 
 // Blind blinds the digests with key for one room and identifier class:
@@ -191,15 +192,15 @@ func checkDuplicates(tokens []Token) error {
 
 // run splits n items into chunks and has up to b.Workers goroutines call
 // process on them, in increasing chunk order. process keeps its scratch
-// state on its own stack, so workers do not write to shared cache lines
-// (heap objects allocated one after the other for different workers would
-// share lines, and that costs a third of the second core). The first error
-// stops the workers from taking new chunks; run returns the error of the
-// lowest chunk that failed, which, since every chunk below it was taken
-// earlier and runs to its end, is the first failing item of the whole
-// range. Without a failing item it returns ctx.Err() if ctx was cancelled
-// before every chunk was done.
-// All goroutines have ended when run returns.
+// state on its own stack: per-worker heap objects allocated one after the
+// other share cache lines, and writing them from two cores measurably
+// slowed the second one. The first error stops the workers from taking new
+// chunks; run returns the error of the lowest chunk that failed, which,
+// since every chunk below it was taken earlier and runs to its end, is the
+// first failing item of the whole range (unless ctx is cancelled
+// meanwhile). Without a failing item it returns ctx.Err() if ctx was
+// cancelled before every chunk was done. All goroutines have ended when
+// run returns.
 func (b Blinder) run(ctx context.Context, n int, process func(lo, hi int) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/gtank/ristretto255"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
 
@@ -49,8 +50,9 @@ var (
 // non-identity element and no token repeats.
 //
 // Used manifests are remembered in a file in the Guard's directory,
-// reblinded-<room>.json, replaced atomically (written, synced, renamed,
-// directory synced) before any re-blinded token is returned, so an agent
+// reblinded-<room>.json, replaced atomically (internal/atomicfile: written,
+// synced, renamed, directory synced) before any re-blinded token is
+// returned, so an agent
 // that restarts still refuses a replay. A run that fails or is cancelled
 // does not use up its manifest. Guards of one process that share a
 // directory coordinate through the file; two processes must not share one.
@@ -284,7 +286,7 @@ func (g *Guard) record(id string, m Manifest) error {
 	if err != nil {
 		return fmt.Errorf("record manifest: %w", err)
 	}
-	if err := writeFileAtomic(g.path, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(g.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("record manifest: %w", err)
 	}
 	ids[id] = true
@@ -292,45 +294,4 @@ func (g *Guard) record(id string, m Manifest) error {
 	g.used = ids
 	g.mu.Unlock()
 	return nil
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, mode 0600, synced, renamed over path, then the directory
-// synced, so after a crash path holds either the old or the new content.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

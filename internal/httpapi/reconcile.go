@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+)
+
+// UploadTTL is how long an upload session may stay open. Older sessions
+// are aborted by Reconcile and their sealed chunks removed.
+const UploadTTL = 24 * time.Hour
+
+// ActionUploadExpire is recorded when the room aborts an upload session
+// that stayed open longer than UploadTTL.
+const ActionUploadExpire cleanroom.Action = "upload.expire"
+
+// Reconcile brings the upload directory in line with the database after a
+// crash or a long stop: it removes the chunks of sessions that are no
+// longer open (committed or aborted before their clean-up ran) and aborts
+// sessions open for longer than UploadTTL. The server calls it at start.
+func (s *Server) Reconcile(ctx context.Context) error {
+	if s.uploadDir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(s.uploadDir)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var open []sqlite.UploadRecord
+	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
+		open, err = tx.OpenUploads()
+		return err
+	}); err != nil {
+		return err
+	}
+	isOpen := map[string]bool{}
+	for _, u := range open {
+		isOpen[u.ID] = true
+	}
+	for _, e := range entries {
+		if !isOpen[e.Name()] {
+			s.removeUploadDir(e.Name())
+		}
+	}
+	for _, u := range open {
+		if s.db.Now().Sub(u.CreatedAt) < UploadTTL {
+			continue
+		}
+		err := s.db.Update(ctx, func(tx *sqlite.Tx) error {
+			if err := tx.SetUploadState(u.ID, "aborted", 0); err != nil {
+				return err
+			}
+			return tx.AppendAudit(&cleanroom.AuditEntry{Actor: "room", Action: ActionUploadExpire, Object: "upload:" + u.ID,
+				Room: u.Room, Outcome: cleanroom.OutcomeOK, RequestID: "reconcile",
+				Detail: map[string]string{"dataset": u.Dataset, "opened_by": u.Party + "/" + u.User}})
+		})
+		if err != nil {
+			return err
+		}
+		s.removeUploadDir(u.ID)
+		s.log.Info("expired upload session", "upload", u.ID, "room", u.Room, "dataset", u.Dataset)
+	}
+	return nil
+}
+
+// uploadDirOf returns the directory of a session's sealed chunks.
+func (s *Server) uploadDirOf(id string) string { return filepath.Join(s.uploadDir, id) }

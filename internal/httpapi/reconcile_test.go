@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+)
+
+func TestReconcile(t *testing.T) {
+	f := newFixture(t)
+	// A leftover directory of a session that is not open, and the chunks
+	// of the fixture's open session.
+	stale := filepath.Join(f.uploadDir, "gone")
+	os.MkdirAll(stale, 0o700)
+	f.stageUpload("up1", 3)
+	if err := f.srv.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("Reconcile kept the chunks of a session that is not open")
+	}
+	if _, err := os.Stat(f.srv.uploadDirOf("up1")); err != nil {
+		t.Errorf("Reconcile removed a fresh open session's chunks: %v", err)
+	}
+	// A day later the open session expires, audited.
+	f.now = f.now.Add(UploadTTL + time.Hour)
+	before := f.counts()
+	if err := f.srv.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.srv.uploadDirOf("up1")); !os.IsNotExist(err) {
+		t.Error("Reconcile kept an expired session's chunks")
+	}
+	last := f.lastAudit()
+	if f.counts()["audit_log"] != before["audit_log"]+1 || last.Action != ActionUploadExpire || last.Object != "upload:up1" {
+		t.Errorf("expiry audited as %+v", last)
+	}
+	var state string
+	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+		u, err := tx.Upload("up1")
+		if err == nil {
+			state = u.State
+		}
+		return err
+	})
+	if state != "aborted" {
+		t.Errorf("expired session is %q, want aborted", state)
+	}
+}
