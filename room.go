@@ -10,10 +10,13 @@ import (
 // pseudonymous join in memory. The host is therefore never a provider of
 // the room (DESIGN.md, "Trust model").
 type Room struct {
-	Name        string    `json:"name"`
-	Host        string    `json:"host"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
+	Name        string `json:"name"`
+	Host        string `json:"host"`
+	Description string `json:"description"`
+	// Matching is the room's matching mode, fixed at creation:
+	// MatchingECDH (the default) or MatchingHMAC.
+	Matching  string    `json:"matching"`
+	CreatedAt time.Time `json:"created_at"`
 	// Parties are the parties invited to the room, sorted by name.
 	Parties []string `json:"parties"`
 	// Members are the users holding a verified grant in the room. Filled in
@@ -29,9 +32,31 @@ type Member struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// Matching modes. A room never mixes them.
+const (
+	// MatchingECDH blinds identifiers with each party's key and has each
+	// peer's agent re-blind them: no one, not even the parties together,
+	// holds a key that maps identifiers to tokens.
+	MatchingECDH = "ecdh"
+	// MatchingHMAC is faster and weaker: tokens are an HMAC under a secret
+	// one provider's agent generates and seals to the others; the room
+	// never holds it, and nothing is re-blinded. Any party can compute the
+	// token of any identifier.
+	MatchingHMAC = "hmac"
+)
+
 // Validate checks the room's invariants: valid names, at most 2000
-// characters of description, no party listed twice.
+// characters of description, no party listed twice, a known matching
+// mode ("" means MatchingECDH).
 func (r *Room) Validate() error {
+	switch r.Matching {
+	case "":
+		r.Matching = MatchingECDH
+	case MatchingECDH, MatchingHMAC:
+	default:
+		return Errorf(EInvalid, "matching mode %q of room %q is not known", r.Matching, r.Name).
+			WithHint("use ecdh (the default) or hmac")
+	}
 	if err := ValidateName("room name", r.Name); err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ grants its own users roles in the room ('cleanroom user grant').`,
 }
 
 func newRoomCreateCmd(g *globals) *cobra.Command {
-	var host, desc string
+	var host, desc, matching string
 	var parties []string
 	cmd := &cobra.Command{
 		Use:   "create NAME --host HOST [--party P ...] [--description S]",
@@ -42,7 +42,7 @@ func newRoomCreateCmd(g *globals) *cobra.Command {
 				return withHint(err, "the host is the organisation that runs this server, for example a neutral processor")
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
-				r, err := c.CreateRoom(cmd.Context(), httpapi.CreateRoomRequest{Name: args[0], Host: host, Description: desc, Parties: parties})
+				r, err := c.CreateRoom(cmd.Context(), httpapi.CreateRoomRequest{Name: args[0], Host: host, Description: desc, Parties: parties, Matching: matching})
 				if err != nil {
 					return err
 				}
@@ -57,6 +57,7 @@ func newRoomCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&host, "host", "", "the organisation that runs the room server (required)")
 	cmd.Flags().StringSliceVar(&parties, "party", nil, "a party to invite; repeat or separate with commas")
 	cmd.Flags().StringVar(&desc, "description", "", "what the room is for, at most 2000 characters")
+	cmd.Flags().StringVar(&matching, "matching", "ecdh", "matching mode, fixed for the room's life: ecdh (re-blinding by each peer) or hmac (faster, weaker: a secret the providers share)")
 	return cmd
 }
 
@@ -121,6 +122,7 @@ func printRoom(g *globals, r *cleanroom.Room) {
 	tw := newTable(g.stdout)
 	row(tw, "room:", r.Name)
 	row(tw, "host:", r.Host)
+	row(tw, "matching:", r.Matching)
 	if r.Description != "" {
 		row(tw, "description:", r.Description)
 	}

@@ -343,7 +343,9 @@ func (s *Server) createRoom(c *call) (int, any, error) {
 	c.object = "room:" + req.Name
 	c.detail["host"] = req.Host
 	c.detail["parties"] = strings.Join(req.Parties, ",")
-	r := &cleanroom.Room{Name: req.Name, Host: req.Host, Description: req.Description, Parties: req.Parties, CreatedAt: c.tx.Now()}
+	c.detail["matching"] = req.Matching
+	r := &cleanroom.Room{Name: req.Name, Host: req.Host, Description: req.Description, Parties: req.Parties, Matching: req.Matching,
+		CreatedAt: c.tx.Now()}
 	if r.Parties == nil {
 		r.Parties = []string{}
 	}

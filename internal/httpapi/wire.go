@@ -101,6 +101,8 @@ type CreateRoomRequest struct {
 	Host        string   `json:"host"`
 	Description string   `json:"description"`
 	Parties     []string `json:"parties"`
+	// Matching is "ecdh" (the default) or "hmac"; it cannot change later.
+	Matching string `json:"matching"`
 }
 
 // RoomList is the response of GET /rooms.

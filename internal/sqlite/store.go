@@ -170,8 +170,11 @@ func (tx *Tx) RevokeToken(id string) error {
 
 // CreateRoom creates a room with its invited parties, which must exist.
 func (tx *Tx) CreateRoom(r *cleanroom.Room) error {
-	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO rooms (name, host, description, created_at) VALUES (?, ?, ?, ?)`,
-		r.Name, r.Host, r.Description, formatTime(r.CreatedAt))
+	if r.Matching == "" {
+		r.Matching = cleanroom.MatchingECDH
+	}
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO rooms (name, host, description, matching, created_at) VALUES (?, ?, ?, ?, ?)`,
+		r.Name, r.Host, r.Description, r.Matching, formatTime(r.CreatedAt))
 	if isUniqueViolation(err) {
 		return cleanroom.Errorf(cleanroom.EConflict, "room %q already exists", r.Name)
 	}
@@ -223,7 +226,7 @@ func (tx *Tx) Room(name string) (*cleanroom.Room, error) {
 func (tx *Tx) Rooms() ([]cleanroom.Room, error) { return tx.rooms(``) }
 
 func (tx *Tx) rooms(where string, args ...any) ([]cleanroom.Room, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT name, host, description, created_at FROM rooms `+where+` ORDER BY name`, args...)
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT name, host, description, matching, created_at FROM rooms `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
@@ -231,7 +234,7 @@ func (tx *Tx) rooms(where string, args ...any) ([]cleanroom.Room, error) {
 	for rows.Next() {
 		var r cleanroom.Room
 		var created string
-		if err := rows.Scan(&r.Name, &r.Host, &r.Description, &created); err != nil {
+		if err := rows.Scan(&r.Name, &r.Host, &r.Description, &r.Matching, &created); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list rooms: %w", err)
 		}
