@@ -35,6 +35,10 @@ const (
 	ActionAgentJobs   Action = "agent.jobs"
 	ActionAgentJob    Action = "agent.job"
 	ActionAgentResult Action = "agent.result"
+	ActionAgentKey    Action = "agent.key"
+	ActionAgentKeys   Action = "agent.keys"
+	ActionHMACGet     Action = "hmac.get"
+	ActionHMACPut     Action = "hmac.put"
 
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
@@ -52,6 +56,7 @@ var Actions = []Action{
 	ActionDatasetCreate, ActionDatasetList, ActionDatasetShow,
 	ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort,
 	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
+	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -162,7 +167,8 @@ func Authorize(p *Principal, a Action, t Target) error {
 		ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort:
 		return authorizeDataset(p, a, t)
 
-	case ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult:
+	case ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
+		ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut:
 		return authorizeMatch(p, a, t)
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
@@ -244,7 +250,7 @@ func authorizeMatch(p *Principal, a Action, t Target) error {
 	if len(p.RolesIn(t.Room)) == 0 {
 		return noRoom(t.Room)
 	}
-	if a == ActionMatchShow {
+	if a == ActionMatchShow || a == ActionAgentKeys {
 		return nil
 	}
 	if !p.HasRole(t.Room, RoleProvider) {

@@ -192,9 +192,10 @@ func checkDuplicates(tokens []Token) error {
 
 // run splits n items into chunks and has up to b.Workers goroutines call
 // process on them, in increasing chunk order. process keeps its scratch
-// state on its own stack: per-worker heap objects allocated one after the
-// other share cache lines, and writing them from two cores measurably
-// slowed the second one. The first error stops the workers from taking new
+// state on its own stack: with per-worker heap objects, allocated one
+// after the other and most likely sharing cache lines, two workers ran a
+// third slower per core than the bare primitives (BENCHMARKS.md). The
+// first error stops the workers from taking new
 // chunks; run returns the error of the lowest chunk that failed, which,
 // since every chunk below it was taken earlier and runs to its end, is the
 // first failing item of the whole range (unless ctx is cancelled

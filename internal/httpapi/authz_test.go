@@ -84,6 +84,19 @@ var matrix = map[string]struct {
 	"POST /api/v1/rooms/{room}/agent/jobs/{job}/result": {request{path: "/api/v1/rooms/r1/agent/jobs/{job}/result", body: func(f *fixture, who string) any {
 		return f.jobResult()
 	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"PUT /api/v1/rooms/{room}/agent/key": {request{path: "/api/v1/rooms/r1/agent/key", body: func(f *fixture, who string) any {
+		f.hmacRoom()
+		return f.agentKey("bank")
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"GET /api/v1/rooms/{room}/agent/keys": {request{path: "/api/v1/rooms/r1/agent/keys"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/hmac": {request{path: "/api/v1/rooms/r1/hmac", body: func(f *fixture, who string) any {
+		f.hmacRoom()
+		return nil
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/hmac": {request{path: "/api/v1/rooms/r1/hmac", body: func(f *fixture, who string) any {
+		f.hmacRoom()
+		return f.hmacCreate("bank")
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }

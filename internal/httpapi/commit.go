@@ -78,8 +78,12 @@ func (s *Server) prepareCommit(c *call) (err error) {
 	ctx := c.r.Context()
 	var ds *sqlite.DatasetRecord
 	var party *cleanroom.Party
+	var room *cleanroom.Room
 	err = s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
 		if w.upload, err = tx.Upload(c.r.PathValue("upload")); err != nil {
+			return err
+		}
+		if room, err = tx.Room(w.upload.Room); err != nil {
 			return err
 		}
 		if ds, err = tx.Dataset(w.upload.Room, w.upload.Dataset); err != nil {
@@ -138,7 +142,7 @@ func (s *Server) prepareCommit(c *call) (err error) {
 		pw.CloseWithError(err)
 		opened <- err
 	}()
-	tokens, err := validatePayload(pr, u, &schema, w)
+	tokens, err := validatePayload(pr, u, &schema, room.Matching == cleanroom.MatchingHMAC, w)
 	pr.CloseWithError(errors.New("validation stopped"))
 	// A chunk that does not open explains a broken payload better than the
 	// payload's own error does.
@@ -181,7 +185,11 @@ func (s *Server) openChunks(ctx context.Context, u *sqlite.UploadRecord, n int, 
 
 // validatePayload reads the payload and checks it against the session and
 // the schema. It returns the distinct tokens of each identifier column.
-func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Schema, w *commitWork) (map[cleanroom.IdentifierClass][]blind.Token, error) {
+//
+// In an ecdh room every token must be a canonical, non-identity ristretto255
+// element; in an hmac room tokens are HMAC outputs, and only the all-zero
+// value is refused.
+func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Schema, hmacRoom bool, w *commitWork) (map[cleanroom.IdentifierClass][]blind.Token, error) {
 	rd, err := upload.NewReader(r)
 	if err != nil {
 		return nil, payloadError(err)
@@ -242,6 +250,15 @@ func validatePayload(r io.Reader, u *sqlite.UploadRecord, schema *cleanroom.Sche
 		for i, t := range rr.Tokens {
 			if t == nil {
 				stats[i].Missing++
+				continue
+			}
+			if hmacRoom {
+				if *t == (upload.Token{}) {
+					addErr(row, h.Identifiers[i].Column, "token is all zeros")
+					continue
+				}
+				stats[i].Present++
+				seen[h.Identifiers[i].Class][blind.Token(*t)] = true
 				continue
 			}
 			e := ristretto255.NewElement()

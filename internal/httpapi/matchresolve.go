@@ -36,7 +36,13 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		return nil, err
 	}
 	inputs := make([]runInput, len(ds))
+	var hmacRoom bool
 	err := s.db.View(ctx, func(tx *sqlite.Tx) error {
+		r, err := tx.Room(run.Room)
+		if err != nil {
+			return err
+		}
+		hmacRoom = r.Matching == cleanroom.MatchingHMAC
 		for i, d := range ds {
 			rec, err := tx.Dataset(run.Room, d.Dataset)
 			if err != nil {
@@ -82,11 +88,11 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 	pairs := map[match.PairKey]*match.Pair{}
 	for i := range ds {
 		for j := i + 1; j < len(ds); j++ {
-			a, err := s.side(ctx, run.Room, ds, inputs, versions, locals, i, j)
+			a, err := s.side(ctx, run.Room, hmacRoom, ds, inputs, versions, locals, i, j)
 			if err != nil {
 				return nil, err
 			}
-			b, err := s.side(ctx, run.Room, ds, inputs, versions, locals, j, i)
+			b, err := s.side(ctx, run.Room, hmacRoom, ds, inputs, versions, locals, j, i)
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +136,7 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 
 // side builds dataset i's side of its pair with dataset j: its own tokens
 // mapped to tokens comparable with j's.
-func (s *Server) side(ctx context.Context, room string, ds []RunDataset, in []runInput, vs []*versionData, ls []*match.Local, i, j int) (*match.Side, error) {
+func (s *Server) side(ctx context.Context, room string, hmacRoom bool, ds []RunDataset, in []runInput, vs []*versionData, ls []*match.Local, i, j int) (*match.Side, error) {
 	side := &match.Side{Local: ls[i], Comparable: map[cleanroom.IdentifierClass]map[match.Token]match.Token{},
 		Priority: map[cleanroom.IdentifierClass]int{}}
 	for _, c := range in[i].schema.Identifiers {
@@ -143,8 +149,9 @@ func (s *Server) side(ctx context.Context, room string, ds []RunDataset, in []ru
 			continue
 		}
 		m := make(map[match.Token]match.Token, len(set))
-		if ds[i].Party == ds[j].Party {
-			// One party's datasets share its key: tokens compare as they are.
+		if ds[i].Party == ds[j].Party || hmacRoom {
+			// One party's datasets share its key, and an hmac room's
+			// parties share the secret: tokens compare as they are.
 			for _, t := range set {
 				m[match.Token(t)] = match.Token(t)
 			}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 	}
-	s.routes = append(append(s.buildRoutes(), s.datasetRoutes()...), s.matchRoutes()...)
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]

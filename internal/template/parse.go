@@ -1,0 +1,555 @@
+package template
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxBytes is the largest template Parse reads.
+const MaxBytes = 64 << 10
+
+// The fields of each YAML mapping, in the order the hints list them.
+var (
+	templateFields  = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls"}
+	parameterFields = []string{"type", "values", "min", "max"}
+	dimensionFields = []string{"buckets", "categories"}
+	metricFields    = []string{"sum", "avg", "clamp"}
+	controlFields   = []string{"min_group_size", "rho", "epsilon", "max_groups_per_person", "coarsen", "review_by", "receivers"}
+)
+
+// Parse reads a template from YAML (see the package documentation for the
+// format), fills in the defaults of version, min_group_size and
+// max_groups_per_person, and validates it (cleanroom.Template.Validate).
+// Errors are cleanroom EInvalid errors that name the field and, where the
+// YAML has one, its line: `line 12: where[1]: parameter $tier is not
+// declared`.
+func Parse(data []byte) (*cleanroom.Template, error) {
+	if len(data) > MaxBytes {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "template is %d bytes, over the limit of %d", len(data), MaxBytes)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "template is empty").
+				WithHint("a template is a YAML mapping with %s", strings.Join(templateFields, ", "))
+		}
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "template is not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "template holds more than one YAML document").
+			WithHint("remove the '---' separator and everything after it")
+	}
+	p := &parser{lines: map[string]int{}}
+	t, err := p.template(&doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, p.withLine(err)
+	}
+	return t, nil
+}
+
+// parser turns a YAML node tree into a Template, remembering the line of
+// every field so that Validate's errors can be given with one.
+type parser struct {
+	lines map[string]int // field path → line
+}
+
+// fail returns an EInvalid error for node n at the field path.
+func (p *parser) fail(n *yaml.Node, path, format string, args ...any) *cleanroom.Error {
+	msg := fmt.Sprintf(format, args...)
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	if n != nil && n.Line > 0 {
+		msg = fmt.Sprintf("line %d: %s", n.Line, msg)
+	}
+	return cleanroom.Errorf(cleanroom.EInvalid, "%s", msg)
+}
+
+// withLine prefixes a Validate error with the line of the field its
+// message starts with.
+func (p *parser) withLine(err error) error {
+	var e *cleanroom.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	path, _, ok := strings.Cut(e.Message, ": ")
+	if !ok {
+		return err
+	}
+	for {
+		if line, ok := p.lines[path]; ok {
+			c := *e
+			c.Message = fmt.Sprintf("line %d: %s", line, c.Message)
+			return &c
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return err
+		}
+		path = path[:i]
+	}
+}
+
+func (p *parser) mark(n *yaml.Node, path string) { p.lines[path] = n.Line }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.ShortTag() == "!!null" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// fields checks that n is a mapping with known, unique keys, and returns
+// its key and value nodes in order.
+func (p *parser) fields(n *yaml.Node, path, what string, known []string) ([][2]*yaml.Node, error) {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return nil, p.fail(n, path, "anchors and aliases are not supported")
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.fail(n, path, "want %s, got %s", what, kindName(n))
+	}
+	var out [][2]*yaml.Node
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, p.fail(k, path, "want a field name, got %s", kindName(k))
+		}
+		if known != nil && !contains(known, k.Value) {
+			return nil, p.fail(k, path, "unknown field %q", k.Value).
+				WithHint("the fields are %s", strings.Join(known, ", "))
+		}
+		if seen[k.Value] {
+			return nil, p.fail(k, path, "field %q is given twice", k.Value)
+		}
+		seen[k.Value] = true
+		if v.Kind == yaml.AliasNode || v.Anchor != "" {
+			return nil, p.fail(v, join(path, k.Value), "anchors and aliases are not supported")
+		}
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out, nil
+}
+
+func (p *parser) sequence(n *yaml.Node, path string) ([]*yaml.Node, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.fail(n, path, "want a list, got %s", kindName(n))
+	}
+	for _, c := range n.Content {
+		if c.Kind == yaml.AliasNode || c.Anchor != "" {
+			return nil, p.fail(c, path, "anchors and aliases are not supported")
+		}
+	}
+	return n.Content, nil
+}
+
+func (p *parser) str(n *yaml.Node, path string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", p.fail(n, path, "want text, got %s", kindName(n))
+	}
+	if n.ShortTag() == "!!null" {
+		return "", nil
+	}
+	return n.Value, nil
+}
+
+func (p *parser) strings(n *yaml.Node, path string) ([]string, error) {
+	items, err := p.sequence(n, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, c := range items {
+		if out[i], err = p.str(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (p *parser) integer(n *yaml.Node, path string) (int64, error) {
+	var x int64
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&x) != nil {
+		return 0, p.fail(n, path, "want an integer, got %s", kindName(n))
+	}
+	return x, nil
+}
+
+func (p *parser) number(n *yaml.Node, path string) (float64, error) {
+	var x float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&x) != nil {
+		return 0, p.fail(n, path, "want a number, got %s", kindName(n))
+	}
+	return x, nil
+}
+
+func (p *parser) numbers(n *yaml.Node, path string) ([]float64, error) {
+	items, err := p.sequence(n, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(items))
+	for i, c := range items {
+		if out[i], err = p.number(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (p *parser) template(doc *yaml.Node) (*cleanroom.Template, error) {
+	root := doc
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) != 1 {
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "template is empty")
+		}
+		root = doc.Content[0]
+	}
+	fs, err := p.fields(root, "", "a mapping with "+strings.Join(templateFields, ", "), templateFields)
+	if err != nil {
+		return nil, err
+	}
+	t := &cleanroom.Template{
+		Version: 1,
+		Controls: cleanroom.Controls{
+			MinGroupSize:       cleanroom.DefaultMinGroupSize,
+			MaxGroupsPerPerson: cleanroom.DefaultMaxGroupsPerPerson,
+		},
+	}
+	for _, f := range fs {
+		k, v := f[0].Value, f[1]
+		p.mark(f[0], k)
+		var err error
+		switch k {
+		case "name":
+			t.Name, err = p.str(v, k)
+		case "version":
+			var x int64
+			x, err = p.integer(v, k)
+			if err == nil && (x < 1 || x > 1<<31) {
+				err = p.fail(v, k, "%d is not a version; the first version is 1", x)
+			}
+			t.Version = int(x)
+		case "question":
+			t.Question, err = p.str(v, k)
+		case "join":
+			t.Join, err = p.strings(v, k)
+			p.markItems(v, k)
+		case "parameters":
+			t.Parameters, err = p.parameters(v)
+		case "where":
+			t.Where, err = p.where(v)
+		case "group_by":
+			t.GroupBy, err = p.groupBy(v)
+		case "metrics":
+			t.Metrics, err = p.metrics(v)
+		case "controls":
+			err = p.controls(v, &t.Controls)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (p *parser) markItems(n *yaml.Node, path string) {
+	for i, c := range n.Content {
+		p.mark(c, fmt.Sprintf("%s[%d]", path, i))
+	}
+}
+
+func (p *parser) parameters(n *yaml.Node) (map[string]cleanroom.Parameter, error) {
+	fs, err := p.fields(n, "parameters", "a mapping of parameter names to {type: ...}", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]cleanroom.Parameter, len(fs))
+	for _, f := range fs {
+		name := f[0].Value
+		path := "parameters." + name
+		p.mark(f[0], path)
+		pf, err := p.fields(f[1], path, "a mapping such as {type: enum, values: [a, b]}", parameterFields)
+		if err != nil {
+			return nil, err
+		}
+		var param cleanroom.Parameter
+		for _, g := range pf {
+			k, v := g[0].Value, g[1]
+			var s string
+			switch k {
+			case "type":
+				s, err = p.str(v, path+".type")
+				param.Type = cleanroom.ParamType(s)
+			case "values":
+				param.Values, err = p.strings(v, path+".values")
+			case "min":
+				param.Min, err = p.str(v, path+".min")
+			case "max":
+				param.Max, err = p.str(v, path+".max")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out[name] = param
+	}
+	return out, nil
+}
+
+// filterRE splits "<column> <op> <value>"; "in" needs white space around it.
+var filterRE = regexp.MustCompile(`^([^\s=!<>]+)(?:\s*(<=|>=|!=|=|<|>)\s*|\s+(in)\s+)(.*)$`)
+
+func (p *parser) where(n *yaml.Node) ([]cleanroom.Filter, error) {
+	items, err := p.sequence(n, "where")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cleanroom.Filter, len(items))
+	for i, c := range items {
+		path := fmt.Sprintf("where[%d]", i)
+		p.mark(c, path)
+		if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!str" {
+			return nil, p.fail(c, path, "want a condition such as \"subscribers.tier = premium\", got %s", kindName(c))
+		}
+		f, err := parseFilter(c.Value)
+		if err != nil {
+			return nil, p.fail(c, path, "%s", err.Error()).
+				WithHint("write a condition as <dataset>.<column> <op> <value>, with op one of =, !=, <, <=, >, >=, in; e.g. customers.default_flag = $flag")
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// parseFilter parses a where condition.
+func parseFilter(s string) (cleanroom.Filter, error) {
+	m := filterRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return cleanroom.Filter{}, fmt.Errorf("%q is not a condition", s)
+	}
+	f := cleanroom.Filter{Column: m[1], Op: cleanroom.Op(m[2] + m[3])}
+	value := strings.TrimSpace(m[4])
+	if value == "" {
+		return f, fmt.Errorf("%q compares with nothing", s)
+	}
+	if f.Op == cleanroom.OpIn {
+		if !strings.HasPrefix(value, "[") || !strings.HasSuffix(value, "]") {
+			return f, fmt.Errorf("\"in\" takes a list of values in brackets, e.g. [basic, premium]")
+		}
+		for _, item := range strings.Split(value[1:len(value)-1], ",") {
+			lit, param := literal(strings.TrimSpace(item))
+			if param {
+				return f, fmt.Errorf("\"in\" takes values, not the parameter %s", item)
+			}
+			if lit == "" {
+				return f, fmt.Errorf("the list %s has an empty value", value)
+			}
+			f.Values = append(f.Values, lit)
+		}
+		return f, nil
+	}
+	lit, param := literal(value)
+	if param {
+		if lit == "" {
+			return f, fmt.Errorf("%q names no parameter after '$'", s)
+		}
+		f.Param = lit
+	} else {
+		f.Values = []string{lit}
+	}
+	return f, nil
+}
+
+// literal returns a value without its quotes, or a parameter's name
+// without its '$'.
+func literal(s string) (v string, param bool) {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1], false
+	}
+	if name, ok := strings.CutPrefix(s, "$"); ok {
+		return name, true
+	}
+	return s, false
+}
+
+func (p *parser) groupBy(n *yaml.Node) ([]cleanroom.Dimension, error) {
+	items, err := p.sequence(n, "group_by")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cleanroom.Dimension, len(items))
+	for i, c := range items {
+		path := fmt.Sprintf("group_by[%d]", i)
+		p.mark(c, path)
+		if c.Kind == yaml.ScalarNode {
+			if out[i].Column, err = p.str(c, path); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fs, err := p.fields(c, path, "a column, or a column mapped to {buckets: [...]} or {categories: [...]}", nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) != 1 {
+			return nil, p.fail(c, path, "want one column, got %d", len(fs)).
+				WithHint("write each dimension as its own list entry")
+		}
+		out[i].Column = fs[0][0].Value
+		opts, err := p.fields(fs[0][1], path, "{buckets: [...]} or {categories: [...]}", dimensionFields)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range opts {
+			switch o[0].Value {
+			case "buckets":
+				out[i].Buckets, err = p.numbers(o[1], path+".buckets")
+			case "categories":
+				out[i].Categories, err = p.strings(o[1], path+".categories")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *parser) metrics(n *yaml.Node) ([]cleanroom.Metric, error) {
+	items, err := p.sequence(n, "metrics")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cleanroom.Metric, len(items))
+	for i, c := range items {
+		path := fmt.Sprintf("metrics[%d]", i)
+		p.mark(c, path)
+		const want = "a metric such as \"people: count_distinct_person\" or \"spend: {sum: customers.monthly_spend}\""
+		fs, err := p.fields(c, path, want, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) != 1 {
+			return nil, p.fail(c, path, "want one \"name: kind\" entry, got %d", len(fs)).
+				WithHint("write each metric as its own list entry")
+		}
+		m := &out[i]
+		m.Name = fs[0][0].Value
+		v := fs[0][1]
+		if v.Kind == yaml.ScalarNode {
+			s, err := p.str(v, path)
+			if err != nil {
+				return nil, err
+			}
+			m.Kind = cleanroom.MetricKind(s)
+			if m.Kind == cleanroom.MetricSum || m.Kind == cleanroom.MetricAvg {
+				return nil, p.fail(v, path, "%s needs a column", s).
+					WithHint("write %s: {%s: <dataset>.<column>}", m.Name, s)
+			}
+			continue
+		}
+		opts, err := p.fields(v, path, "count_distinct_person, or {sum|avg: <dataset>.<column>, clamp: [lo, hi]}", metricFields)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range opts {
+			k, ov := o[0].Value, o[1]
+			switch k {
+			case "sum", "avg":
+				if m.Kind != "" {
+					return nil, p.fail(o[0], path, "a metric is a sum or an avg, not both")
+				}
+				m.Kind = cleanroom.MetricKind(k)
+				m.Column, err = p.str(ov, path+"."+k)
+			case "clamp":
+				var b []float64
+				b, err = p.numbers(ov, path+".clamp")
+				if err == nil && len(b) != 2 {
+					err = p.fail(ov, path+".clamp", "want [lo, hi], got %d numbers", len(b))
+				}
+				if err == nil {
+					m.Clamp = &[2]float64{b[0], b[1]}
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if m.Kind == "" {
+			return nil, p.fail(v, path, "names no column to sum or avg").
+				WithHint("write %s: {sum: <dataset>.<column>} or {avg: <dataset>.<column>}", m.Name)
+		}
+	}
+	return out, nil
+}
+
+func (p *parser) controls(n *yaml.Node, c *cleanroom.Controls) error {
+	fs, err := p.fields(n, "controls", "a mapping with "+strings.Join(controlFields, ", "), controlFields)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		k, v := f[0].Value, f[1]
+		path := "controls." + k
+		p.mark(f[0], path)
+		switch k {
+		case "min_group_size":
+			c.MinGroupSize, err = p.integer(v, path)
+		case "max_groups_per_person":
+			c.MaxGroupsPerPerson, err = p.integer(v, path)
+		case "rho":
+			c.Rho, err = p.number(v, path)
+		case "epsilon":
+			c.Epsilon, err = p.number(v, path)
+		case "coarsen":
+			c.Coarsen, err = p.number(v, path)
+		case "review_by":
+			c.ReviewBy, err = p.strings(v, path)
+			p.markItems(v, path)
+		case "receivers":
+			c.Receivers, err = p.strings(v, path)
+			p.markItems(v, path)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
