@@ -455,7 +455,11 @@ func (p *Parameter) validate() error {
 		return nil
 	case ParamInt, ParamDecimal:
 		if p.Min == "" || p.Max == "" {
-			return Errorf(EInvalid, "an %s parameter needs min and max bounds", p.Type).
+			article := "a"
+			if p.Type == ParamInt {
+				article = "an"
+			}
+			return Errorf(EInvalid, "%s %s parameter needs min and max bounds", article, p.Type).
 				WithHint("bounded parameters keep runs comparable and reviewable, e.g. {type: %s, min: 0, max: 100}", p.Type)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
@@ -175,6 +177,9 @@ func newDatasetShowCmd(g *globals) *cobra.Command {
 type uploadFlags struct {
 	room, file, format, keys, country string
 	gmail                             bool
+	// agentState is the party agent's state directory, which holds an
+	// hmac room's secret.
+	agentState string
 }
 
 func newDatasetUploadCmd(g *globals) *cobra.Command {
@@ -210,6 +215,9 @@ and missing identifiers per column; it never shows a value.`,
 			if err != nil {
 				return withHint(err, "pass the party's key directory with --keys DIR (made by `cleanroom keys init`)")
 			}
+			if f.agentState == "" {
+				f.agentState = filepath.Join(filepath.Dir(f.keys), "agent")
+			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				return runUpload(cmd.Context(), g, c, args[0], f, keys)
 			})
@@ -220,6 +228,7 @@ and missing identifiers per column; it never shows a value.`,
 	cmd.Flags().StringVar(&f.format, "format", "", "csv or parquet (default: by the file's extension)")
 	cmd.Flags().StringVar(&f.keys, "keys", "", "the party's key directory (default $XDG_CONFIG_HOME/cleanroom/keys)")
 	cmd.Flags().StringVar(&f.country, "country", "RU", "default country of phone numbers written without a country code")
+	cmd.Flags().StringVar(&f.agentState, "agent-state", "", "the party agent's state directory, which holds an hmac room's secret (default next to --keys)")
 	cmd.Flags().BoolVar(&f.gmail, "gmail", false, "apply the gmail rules (dots, +tags) to email columns that declare no normalization")
 	return cmd
 }
@@ -290,10 +299,20 @@ func uploadDataset(ctx context.Context, c *client.Client, dataset string, f uplo
 			c.AbortUpload(actx, f.room, dataset, sess.ID)
 		}
 	}()
+	room, err := c.ShowRoom(ctx, f.room)
+	if err != nil {
+		return nil, err
+	}
+	var secret []byte
+	if room.Matching == cleanroom.MatchingHMAC {
+		if secret, err = agent.LoadSecret(f.agentState, f.room); err != nil {
+			return nil, withHint(err, "room "+f.room+" matches with hmac: run `cleanroom agent --room "+f.room+" --once` first, and pass its --state with --agent-state")
+		}
+	}
 	progress := newProgress(stderr)
 	p, err := prepare.Prepare(ctx, f.file, tabular.Format(f.format), prepare.Config{
 		Server: info.ServerID, Room: f.room, Party: d.Party, Dataset: dataset, Version: sess.Version,
-		Schema: &d.Schema, Keys: keys, Region: f.country, Gmail: f.gmail,
+		Schema: &d.Schema, Keys: keys, Region: f.country, Gmail: f.gmail, HMACSecret: secret,
 		Progress: progress.stage,
 	})
 	progress.done()

@@ -11,6 +11,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -36,10 +37,15 @@ type Agent struct {
 	c      *client.Client
 	server string
 	room   string
-	party  string
-	keys   *keyfile.PartyKeys
-	guard  *blind.Guard
-	log    *slog.Logger
+	state  string
+	peers  map[string]ed25519.PublicKey
+	// hmac is set in an hmac room, with the agent's X25519 key.
+	hmac  bool
+	hpke  *ecdh.PrivateKey
+	party string
+	keys  *keyfile.PartyKeys
+	guard *blind.Guard
+	log   *slog.Logger
 }
 
 // ErrPeerKeyChanged is returned when the server presents a key for a peer
@@ -90,7 +96,22 @@ func New(ctx context.Context, c *client.Client, room string, keys *keyfile.Party
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{c: c, server: info.ServerID, room: room, party: who.Party, keys: keys, guard: g, log: log.With("room", room, "party", who.Party)}, nil
+	a := &Agent{c: c, server: info.ServerID, room: room, state: stateDir, peers: peers, party: who.Party, keys: keys, guard: g,
+		log: log.With("room", room, "party", who.Party)}
+	r, err := c.ShowRoom(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	if r.Matching == cleanroom.MatchingHMAC {
+		a.hmac = true
+		if a.hpke, err = agentKey(stateDir, room); err != nil {
+			return nil, err
+		}
+		if err := a.publishKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // pin checks peers against the keys pinned in path, and pins new peers.
@@ -135,6 +156,11 @@ func pin(path string, peers map[string]ed25519.PublicKey) error {
 // the Guard refuses is logged and skipped: it stays pending, and the room
 // sees that the party's agent will not do it.
 func (a *Agent) RunOnce(ctx context.Context) (int, error) {
+	if a.hmac {
+		if err := a.syncSecret(ctx); err != nil {
+			return 0, err
+		}
+	}
 	jobs, err := a.c.ListJobs(ctx, a.room)
 	if err != nil {
 		return 0, err
@@ -196,3 +222,5 @@ func (a *Agent) Run(ctx context.Context, poll time.Duration) error {
 		}
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

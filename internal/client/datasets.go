@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
 
 func datasetsPath(room string) string { return "/api/v1/rooms/" + seg(room) + "/datasets" }
@@ -82,4 +83,26 @@ func (c *Client) GetJob(ctx context.Context, room, job string) (*httpapi.JobBody
 // PostResult returns a job's re-blinded tokens.
 func (c *Client) PostResult(ctx context.Context, room, job string, res httpapi.JobResult) (*httpapi.JobSummary, error) {
 	return send[httpapi.JobSummary](ctx, c, http.MethodPost, roomPath(room)+"/agent/jobs/"+seg(job)+"/result", res)
+}
+
+// ListAgentKeys returns every party's signed agent key statement of an
+// hmac room.
+func (c *Client) ListAgentKeys(ctx context.Context, room string) (*httpapi.AgentKeyList, error) {
+	return get[httpapi.AgentKeyList](ctx, c, roomPath(room)+"/agent/keys")
+}
+
+// PutAgentKey publishes the caller's party's signed agent key statement.
+func (c *Client) PutAgentKey(ctx context.Context, room string, env statement.Envelope) error {
+	return c.do(ctx, http.MethodPut, roomPath(room)+"/agent/key", env, nil)
+}
+
+// GetHMAC returns the room's secret commitment and the secret sealed to
+// the caller's agent.
+func (c *Client) GetHMAC(ctx context.Context, room string) (*httpapi.HMACState, error) {
+	return get[httpapi.HMACState](ctx, c, roomPath(room)+"/hmac")
+}
+
+// PutHMAC creates the room's secret or seals it to more parties.
+func (c *Client) PutHMAC(ctx context.Context, room string, req httpapi.HMACRequest) error {
+	return c.do(ctx, http.MethodPost, roomPath(room)+"/hmac", req, nil)
 }

@@ -148,10 +148,16 @@ func (k ServerKeys) HPKEPublic() []byte {
 // key and the same info. It fails if the ciphertext was altered, sealed to
 // another key, or sealed with another info.
 func (k ServerKeys) Open(info, ciphertext []byte) ([]byte, error) {
-	if k.HPKE == nil {
+	return OpenWith(k.HPKE, info, ciphertext)
+}
+
+// OpenWith decrypts a ciphertext made by SealTo for the public key of priv,
+// with the same info.
+func OpenWith(priv *ecdh.PrivateKey, info, ciphertext []byte) ([]byte, error) {
+	if priv == nil {
 		return nil, errors.New("open sealed payload: no HPKE key")
 	}
-	sk, err := hpke.NewDHKEMPrivateKey(k.HPKE)
+	sk, err := hpke.NewDHKEMPrivateKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed payload: %w", err)
 	}

@@ -14,6 +14,8 @@ package prepare
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -45,6 +47,10 @@ type Config struct {
 	// Gmail applies the gmail rules (dots and +tags) to email columns whose
 	// schema does not declare a normalization.
 	Gmail bool
+	// HMACSecret, in a room that matches with hmac, is the secret the
+	// parties' agents share: tokens are then HMAC-SHA256 under it instead
+	// of blinded group elements. Nil in an ecdh room.
+	HMACSecret []byte
 	// Now stamps the manifests; default time.Now.
 	Now func() time.Time
 	// Progress is called with a stage ("read", "blind") and counts.
@@ -187,8 +193,14 @@ func Prepare(ctx context.Context, path string, format tabular.Format, cfg Config
 	tokens := make([][]blind.Token, len(cols))
 	for i := range cols {
 		base := done
-		b := blind.Blinder{Progress: func(d, _ int) { progress("blind", base+d, total) }}
-		ts, err := b.Blind(ctx, key, cfg.Room, schema.Identifiers[i].Class, cols[i].digests)
+		var ts []blind.Token
+		var err error
+		if cfg.HMACSecret != nil {
+			ts = HMACTokens(cfg.HMACSecret, cfg.Room, schema.Identifiers[i].Class, cols[i].digests)
+		} else {
+			b := blind.Blinder{Progress: func(d, _ int) { progress("blind", base+d, total) }}
+			ts, err = b.Blind(ctx, key, cfg.Room, schema.Identifiers[i].Class, cols[i].digests)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s: blind column %s: %w", rep.File, schema.Identifiers[i].Column, err)
 		}
@@ -335,4 +347,19 @@ func formatScaled(n int64, scale int) string {
 		s = "-" + s
 	}
 	return s
+}
+
+// HMACTokens are the tokens of an hmac room: HMAC-SHA256 under the
+// parties' shared secret of "cleanroom-v1|hmac|<room>|<class>|" and the
+// digest of the normalised identifier.
+func HMACTokens(secret []byte, room string, class cleanroom.IdentifierClass, digests [][32]byte) []blind.Token {
+	out := make([]blind.Token, len(digests))
+	prefix := []byte("cleanroom-v1|hmac|" + room + "|" + string(class) + "|")
+	for i := range digests {
+		m := hmac.New(sha256.New, secret)
+		m.Write(prefix)
+		m.Write(digests[i][:])
+		copy(out[i][:], m.Sum(nil))
+	}
+	return out
 }
