@@ -156,6 +156,10 @@ func pin(path string, peers map[string]ed25519.PublicKey) error {
 // the Guard refuses is logged and skipped: it stays pending, and the room
 // sees that the party's agent will not do it.
 func (a *Agent) RunOnce(ctx context.Context) (int, error) {
+	// Parties invited since the agent started are pinned now.
+	if err := a.refreshPeers(ctx); err != nil {
+		return 0, err
+	}
 	if a.hmac {
 		if err := a.syncSecret(ctx); err != nil {
 			return 0, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
+	"github.com/cleanroom-dev/cleanroom/internal/blind"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
@@ -265,4 +266,38 @@ func (a *Agent) sealTo(secret []byte, keys map[string][]byte, done []string) (ma
 
 func (a *Agent) saveSecret(secret []byte) error {
 	return atomicfile.Write(secretPath(a.state, a.room), []byte(hex.EncodeToString(secret)), 0o600)
+}
+
+// refreshPeers pins the keys of parties the agent has not seen yet, and
+// refuses a changed key of one it has.
+func (a *Agent) refreshPeers(ctx context.Context) error {
+	parties, err := a.c.ListParties(ctx)
+	if err != nil {
+		return err
+	}
+	peers := map[string]ed25519.PublicKey{}
+	for _, p := range parties.Parties {
+		if p.Name != a.party {
+			peers[p.Name] = p.SigningKey
+		}
+	}
+	if err := pin(filepath.Join(a.state, "peers-"+a.room+".json"), peers); err != nil {
+		return err
+	}
+	changed := false
+	for name, key := range peers {
+		if _, ok := a.peers[name]; !ok {
+			a.peers[name] = key
+			changed = true
+		}
+	}
+	if changed {
+		// The Guard re-blinds only for the peers it was made with.
+		g, err := blind.NewGuard(a.state, a.party, a.room, a.server, a.peers)
+		if err != nil {
+			return err
+		}
+		a.guard = g
+	}
+	return nil
 }

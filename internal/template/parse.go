@@ -104,6 +104,12 @@ func (p *parser) withLine(err error) error {
 
 func (p *parser) mark(n *yaml.Node, path string) { p.lines[path] = n.Line }
 
+// isNull reports whether n is an empty value, as in "where:" with nothing
+// after it.
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -124,6 +130,9 @@ func kindName(n *yaml.Node) string {
 func (p *parser) fields(n *yaml.Node, path, what string, known []string) ([][2]*yaml.Node, error) {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
 		return nil, p.fail(n, path, "anchors and aliases are not supported")
+	}
+	if isNull(n) && path != "" {
+		return nil, nil
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil, p.fail(n, path, "want %s, got %s", what, kindName(n))
@@ -152,6 +161,9 @@ func (p *parser) fields(n *yaml.Node, path, what string, known []string) ([][2]*
 }
 
 func (p *parser) sequence(n *yaml.Node, path string) ([]*yaml.Node, error) {
+	if isNull(n) {
+		return nil, nil
+	}
 	if n.Kind != yaml.SequenceNode {
 		return nil, p.fail(n, path, "want a list, got %s", kindName(n))
 	}
