@@ -633,8 +633,8 @@ func (t *Template) validateGroupBy() error {
 			}
 		}
 		for j, c := range d.Categories {
-			if c == "" {
-				return fail("category %d is empty", j+1)
+			if c == "" || len(c) > MaxCategoryBytes || !printable(c, false) {
+				return fail("category %d is not printable UTF-8 text of 1 to %d bytes", j+1, MaxCategoryBytes)
 			}
 			if slices.Index(d.Categories, c) < j {
 				return fail("category %q is listed twice", c)

@@ -197,6 +197,8 @@ func TestCheckTemplate(t *testing.T) {
 			`group_by[0]: bucket edges must be finite numbers`},
 		{"group_by category twice", groupBy(Dimension{Column: "subscribers.tier", Categories: []string{"basic", "basic"}}),
 			`group_by[0]: category "basic" is listed twice`},
+		{"group_by empty category", groupBy(Dimension{Column: "subscribers.tier", Categories: []string{""}}),
+			`group_by[0]: category 1 is not printable UTF-8 text of 1 to 200 bytes`},
 		{"no metrics", metrics(), `metrics: names no metric`},
 		{"metric name", metrics(Metric{Name: "People", Kind: MetricCount}), `metrics[0]: name "People" is not valid`},
 		{"metric name twice", metrics(people, people), `metrics[1]: name "people" is used twice`},

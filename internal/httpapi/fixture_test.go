@@ -41,6 +41,7 @@ type fixture struct {
 	// upload is an open upload session of u-provider to bank-customers.
 	upload    string
 	uploadDir string
+	vaultDir  string
 }
 
 // principals are the callers every route is checked for.
@@ -66,7 +67,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := vault.Open(filepath.Join(t.TempDir(), "datasets"), vault.NewLocalWrapper(keys.KEK))
+	f.vaultDir = filepath.Join(t.TempDir(), "datasets")
+	vs, err := vault.Open(f.vaultDir, vault.NewLocalWrapper(keys.KEK))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -178,4 +181,66 @@ func (f *fixture) jobResultFor(path string) JobResult {
 		res.Tokens = append(res.Tokens, base64.StdEncoding.EncodeToString(t[:]))
 	}
 	return res
+}
+
+// TestMatchAssignmentStored: a finished run's room people are stored,
+// encrypted, one entry per row of each dataset version, and the report is
+// released. (An hmac room resolves at once: no re-blinding.)
+func TestMatchAssignmentStored(t *testing.T) {
+	f := newFixture(t)
+	f.hmacRoom()
+	f.matchData()
+	status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/matches", nil)
+	if status != 201 {
+		t.Fatalf("start match = %d %s", status, resp)
+	}
+	var run MatchRunBody
+	json.Unmarshal(resp, &run)
+	status, resp = f.do("analyst", "GET", "/api/v1/rooms/r1/matches/"+run.ID, nil)
+	run = MatchRunBody{}
+	json.Unmarshal(resp, &run)
+	if status != 200 || run.State != "done" || run.Report == nil || len(run.Report.Pairs) != 1 {
+		t.Fatalf("run = %d %s", status, resp)
+	}
+	a, err := f.srv.ReadAssignment(t.Context(), "r1")
+	if err != nil || a == nil {
+		t.Fatalf("ReadAssignment = %v, %v", a, err)
+	}
+	rows := map[string]int{}
+	for _, d := range a.Datasets {
+		rows[d.Dataset] = len(d.Rows)
+		for _, p := range d.Rows {
+			if p < -1 || int(p) >= a.People {
+				t.Errorf("dataset %s: room person %d out of range [0, %d)", d.Dataset, p, a.People)
+			}
+		}
+	}
+	if a.Run != run.ID || rows["bank-customers"] != 3 || rows["op-subs"] != 5 {
+		t.Fatalf("assignment of run %s: %+v", a.Run, rows)
+	}
+	// It is stored encrypted: no file of the vault holds its JSON.
+	files := 0
+	filepathWalk(t, f, func(b []byte) {
+		files++
+		if bytes.Contains(b, []byte(`"run":"`+a.Run)) || bytes.Contains(b, []byte(`"rows":[`)) {
+			t.Error("the assignment is readable on disk")
+		}
+	})
+	if files < 3 {
+		t.Errorf("walked %d vault files, want the datasets' and the resolution's", files)
+	}
+}
+
+// filepathWalk calls fn with the content of every file of the fixture's
+// vault.
+func filepathWalk(t *testing.T, f *fixture, fn func([]byte)) {
+	t.Helper()
+	filepath.WalkDir(f.vaultDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, err := os.ReadFile(path); err == nil {
+				fn(b)
+			}
+		}
+		return nil
+	})
 }

@@ -563,7 +563,12 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 		}
 		return
 	}
-	report, err := s.resolve(ctx, run)
+	report, assignment, err := s.resolve(ctx, run)
+	var resolution int
+	var commitAssignment func() error
+	if err == nil {
+		resolution, commitAssignment, err = s.storeAssignment(ctx, room, assignment)
+	}
 	err = s.db.Update(ctx, func(tx *sqlite.Tx) error {
 		var ds []RunDataset
 		json.Unmarshal(run.Datasets, &ds)
@@ -595,9 +600,15 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 		if err := tx.FinishMatchRun(run.ID, "done", raw, ""); err != nil {
 			return err
 		}
+		if err := tx.SetResolution(run.ID, resolution); err != nil {
+			return err
+		}
 		e.Detail["rho_per_pair"] = strconv.FormatFloat(matchPairRho, 'g', -1, 64)
 		e.Detail["pairs"] = strconv.Itoa(countPairs(report))
-		return tx.AppendAudit(e)
+		if err := tx.AppendAudit(e); err != nil {
+			return err
+		}
+		return commitAssignment()
 	})
 	if err != nil {
 		s.log.Error("record match run", "room", room, "run", runID, "err", err)
@@ -613,3 +624,59 @@ func countPairs(r *MatchReport) int {
 }
 
 func errorsIsExist(err error) bool { return errors.Is(err, errVaultExist) }
+
+// resolutionVault names a room's stored room people in the vault.
+func resolutionVault(room string) string { return room + "._resolution" }
+
+// storeAssignment writes a run's room people, encrypted, as the room's next
+// resolution; the version becomes visible when the returned function runs,
+// inside the transaction that records the run.
+func (s *Server) storeAssignment(ctx context.Context, room string, a *match.Assignment) (int, func() error, error) {
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
+	var version int
+	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
+		version, err = tx.NextResolution(room)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.vault.CreateDataset(ctx, resolutionVault(room)); err != nil && !errorsIsExist(err) {
+		return 0, nil, err
+	}
+	vw, err := s.vault.NewVersion(ctx, resolutionVault(room), version)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := vw.Write(raw); err != nil {
+		vw.Abort()
+		return 0, nil, err
+	}
+	return version, vw.Commit, nil
+}
+
+// ReadAssignment returns the room people of a room's newest finished
+// match run, or nil if there is none.
+func (s *Server) ReadAssignment(ctx context.Context, room string) (*match.Assignment, error) {
+	var run *sqlite.MatchRun
+	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
+		run, err = tx.LatestResolution(room)
+		return err
+	}); err != nil || run == nil {
+		return nil, err
+	}
+	rc, err := s.vault.OpenVersion(ctx, resolutionVault(room), run.Resolution)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var a match.Assignment
+	if err := json.NewDecoder(rc).Decode(&a); err != nil {
+		return nil, fmt.Errorf("read resolution %d of room %s: %w", run.Resolution, room, err)
+	}
+	return &a, nil
+}

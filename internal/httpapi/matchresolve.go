@@ -30,10 +30,10 @@ type runInput struct {
 // resolve matches a run's datasets and builds its report: exact counts of
 // each party's own datasets, and for every pair of datasets the number of
 // people each waterfall step matched, with discrete Gaussian noise.
-func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchReport, error) {
+func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchReport, *match.Assignment, error) {
 	var ds []RunDataset
 	if err := json.Unmarshal(run.Datasets, &ds); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inputs := make([]runInput, len(ds))
 	var hmacRoom bool
@@ -58,7 +58,7 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	versions := make([]*versionData, len(ds))
@@ -67,11 +67,11 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 	for i, d := range ds {
 		v, err := s.readVersion(ctx, run.Room, d.Dataset, d.Version, &inputs[i].schema)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		versions[i] = v
 		if locals[i], err = match.People(&match.Dataset{Name: d.Dataset, Rows: v.rows, Columns: v.columns}, match.JunkLimit); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		people[i] = locals[i].People
 	}
@@ -90,11 +90,11 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		for j := i + 1; j < len(ds); j++ {
 			a, err := s.side(ctx, run.Room, hmacRoom, ds, inputs, versions, locals, i, j)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			b, err := s.side(ctx, run.Room, hmacRoom, ds, inputs, versions, locals, j, i)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			p := match.MatchPair(a, b)
 			pairs[match.PairKey{A: i, B: j}] = p
@@ -107,7 +107,7 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			report.Noise = rec
 			for _, k := range []int{i, j} {
@@ -126,12 +126,17 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 			}
 		}
 	}
-	// The room's people, joined across all pairs; kept for the query
-	// engine, never released.
-	if _, err := match.Resolve(people, pairs); err != nil {
-		return nil, err
+	// The room's people, joined across all pairs: kept, encrypted, for the
+	// query engine, never released.
+	res, err := match.Resolve(people, pairs)
+	if err != nil {
+		return nil, nil, err
 	}
-	return report, nil
+	a := &match.Assignment{Run: run.ID, People: res.People}
+	for d, rows := range match.Assign(res, locals) {
+		a.Datasets = append(a.Datasets, match.AssignedDataset{Dataset: ds[d].Dataset, Version: ds[d].Version, Rows: rows})
+	}
+	return report, a, nil
 }
 
 // side builds dataset i's side of its pair with dataset j: its own tokens

@@ -61,8 +61,10 @@ type Opener interface {
 
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
-	// reblindMu serialises the recording of re-blinded sets.
+	// reblindMu serialises the recording of re-blinded sets, resolveMu the
+	// numbering of stored resolutions.
 	reblindMu sync.Mutex
+	resolveMu sync.Mutex
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string

@@ -129,3 +129,36 @@ func (u *unionFind) union(x, y int) int {
 	u.size[x] += u.size[y]
 	return x
 }
+
+// Assignment is a run's room people as the room keeps them: for each
+// dataset version, the room person (a room-internal pseudonym) of every
+// row, -1 for a row with no usable identifier. It is stored encrypted and
+// never released.
+type Assignment struct {
+	Run      string            `json:"run"`
+	People   int               `json:"people"`
+	Datasets []AssignedDataset `json:"datasets"`
+}
+
+// AssignedDataset is one dataset version's rows in an Assignment.
+type AssignedDataset struct {
+	Dataset string  `json:"dataset"`
+	Version int     `json:"version"`
+	Rows    []int32 `json:"rows"`
+}
+
+// Assign maps every row of each dataset to its room person.
+func Assign(res *Resolution, locals []*Local) [][]int32 {
+	out := make([][]int32, len(locals))
+	for d, l := range locals {
+		out[d] = make([]int32, len(l.Person))
+		for row, p := range l.Person {
+			if p < 0 {
+				out[d][row] = -1
+			} else {
+				out[d][row] = res.Person[d][p]
+			}
+		}
+	}
+	return out
+}

@@ -14,8 +14,11 @@ type MatchRun struct {
 	Datasets                     []byte // JSON
 	Report                       []byte // JSON, once done
 	Error                        string
-	CreatedAt                    time.Time
-	FinishedAt                   *time.Time
+	// Resolution is the vault version of the run's room people, once
+	// done (0 before).
+	Resolution int
+	CreatedAt  time.Time
+	FinishedAt *time.Time
 }
 
 // MatchJob asks one party's agent to re-blind one token set.
@@ -60,9 +63,11 @@ func (tx *Tx) MatchRun(room, id string) (*MatchRun, error) {
 	r := &MatchRun{ID: id}
 	var created string
 	var report, errText, finished sql.NullString
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT room, state, requested_by, datasets, report, error, created_at, finished_at
+	var resolution sql.NullInt64
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT room, state, requested_by, datasets, report, error, created_at, finished_at, resolution
 		FROM match_runs WHERE id = ? AND room = ?`, id, room).
-		Scan(&r.Room, &r.State, &r.RequestedBy, &r.Datasets, &report, &errText, &created, &finished)
+		Scan(&r.Room, &r.State, &r.RequestedBy, &r.Datasets, &report, &errText, &created, &finished, &resolution)
+	r.Resolution = int(resolution.Int64)
 	if err == sql.ErrNoRows {
 		return nil, cleanroom.Errorf(cleanroom.ENotFound, "match run %s not found in room %q", id, room)
 	}
@@ -84,6 +89,38 @@ func (tx *Tx) MatchRun(room, id string) (*MatchRun, error) {
 		r.FinishedAt = &t
 	}
 	return r, nil
+}
+
+// NextResolution returns the vault version for a room's next resolution.
+func (tx *Tx) NextResolution(room string) (int, error) {
+	var v sql.NullInt64
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT max(resolution) FROM match_runs WHERE room = ?`, room).Scan(&v); err != nil {
+		return 0, fmt.Errorf("next resolution: %w", err)
+	}
+	return int(v.Int64) + 1, nil
+}
+
+// SetResolution records the vault version of a run's room people.
+func (tx *Tx) SetResolution(id string, version int) error {
+	if _, err := tx.tx.ExecContext(tx.ctx, `UPDATE match_runs SET resolution = ? WHERE id = ?`, version, id); err != nil {
+		return fmt.Errorf("set resolution: %w", err)
+	}
+	return nil
+}
+
+// LatestResolution returns the newest done run of a room that has a
+// resolution, or nil.
+func (tx *Tx) LatestResolution(room string) (*MatchRun, error) {
+	var id string
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT id FROM match_runs WHERE room = ? AND state = 'done' AND resolution IS NOT NULL
+		ORDER BY resolution DESC LIMIT 1`, room).Scan(&id)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latest resolution: %w", err)
+	}
+	return tx.MatchRun(room, id)
 }
 
 // FinishMatchRun records a run's outcome: its report, or its error.

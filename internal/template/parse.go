@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -144,7 +145,7 @@ func (p *parser) fields(n *yaml.Node, path, what string, known []string) ([][2]*
 		if k.Kind != yaml.ScalarNode {
 			return nil, p.fail(k, path, "want a field name, got %s", kindName(k))
 		}
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			return nil, p.fail(k, path, "unknown field %q", k.Value).
 				WithHint("the fields are %s", strings.Join(known, ", "))
 		}
@@ -185,7 +186,7 @@ func (p *parser) str(n *yaml.Node, path string) (string, error) {
 	return n.Value, nil
 }
 
-func (p *parser) strings(n *yaml.Node, path string) ([]string, error) {
+func (p *parser) texts(n *yaml.Node, path string) ([]string, error) {
 	items, err := p.sequence(n, path)
 	if err != nil {
 		return nil, err
@@ -265,7 +266,7 @@ func (p *parser) template(doc *yaml.Node) (*cleanroom.Template, error) {
 		case "question":
 			t.Question, err = p.str(v, k)
 		case "join":
-			t.Join, err = p.strings(v, k)
+			t.Join, err = p.texts(v, k)
 			p.markItems(v, k)
 		case "parameters":
 			t.Parameters, err = p.parameters(v)
@@ -314,7 +315,7 @@ func (p *parser) parameters(n *yaml.Node) (map[string]cleanroom.Parameter, error
 				s, err = p.str(v, path+".type")
 				param.Type = cleanroom.ParamType(s)
 			case "values":
-				param.Values, err = p.strings(v, path+".values")
+				param.Values, err = p.texts(v, path+".values")
 			case "min":
 				param.Min, err = p.str(v, path+".min")
 			case "max":
@@ -438,7 +439,7 @@ func (p *parser) groupBy(n *yaml.Node) ([]cleanroom.Dimension, error) {
 			case "buckets":
 				out[i].Buckets, err = p.numbers(o[1], path+".buckets")
 			case "categories":
-				out[i].Categories, err = p.strings(o[1], path+".categories")
+				out[i].Categories, err = p.texts(o[1], path+".categories")
 			}
 			if err != nil {
 				return nil, err
@@ -537,10 +538,10 @@ func (p *parser) controls(n *yaml.Node, c *cleanroom.Controls) error {
 		case "coarsen":
 			c.Coarsen, err = p.number(v, path)
 		case "review_by":
-			c.ReviewBy, err = p.strings(v, path)
+			c.ReviewBy, err = p.texts(v, path)
 			p.markItems(v, path)
 		case "receivers":
-			c.Receivers, err = p.strings(v, path)
+			c.Receivers, err = p.texts(v, path)
 			p.markItems(v, path)
 		}
 		if err != nil {
@@ -555,13 +556,4 @@ func join(path, field string) string {
 		return field
 	}
 	return path + "." + field
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
