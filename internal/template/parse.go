@@ -366,6 +366,9 @@ func parseFilter(s string) (cleanroom.Filter, error) {
 	if value == "" {
 		return f, fmt.Errorf("%q compares with nothing", s)
 	}
+	if strings.ContainsAny(value[:1], "=<>!") {
+		return f, fmt.Errorf("%q has an unknown operator", s)
+	}
 	if f.Op == cleanroom.OpIn {
 		if !strings.HasPrefix(value, "[") || !strings.HasSuffix(value, "]") {
 			return f, fmt.Errorf("\"in\" takes a list of values in brackets, e.g. [basic, premium]")

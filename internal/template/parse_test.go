@@ -196,6 +196,8 @@ func TestParseErrors(t *testing.T) {
 			`line 7: where[0]: want a condition such as "subscribers.tier = premium", got a mapping`},
 		{"where no operator", replace("customers.default_flag = $flag", "customers.default_flag $flag"),
 			`line 7: where[0]: "customers.default_flag $flag" is not a condition`},
+		{"where unknown operator", replace("customers.default_flag = $flag", "customers.default_flag == $flag"),
+			`line 7: where[0]: "customers.default_flag == $flag" has an unknown operator`},
 		{"where no value", replace("customers.default_flag = $flag", "customers.default_flag ="),
 			`line 7: where[0]: "customers.default_flag =" compares with nothing`},
 		{"where dollar only", replace("customers.default_flag = $flag", "customers.default_flag = $"),
