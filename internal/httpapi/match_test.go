@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
