@@ -1,5 +1,10 @@
 package cleanroom
 
+import (
+	"slices"
+	"strings"
+)
+
 // Action names something a caller asks the server to do. Every API route
 // names exactly one action, and Authorize decides every action.
 type Action string
@@ -40,6 +45,12 @@ const (
 	ActionHMACGet     Action = "hmac.get"
 	ActionHMACPut     Action = "hmac.put"
 
+	ActionTemplatePropose Action = "template.propose"
+	ActionTemplateList    Action = "template.list"
+	ActionTemplateShow    Action = "template.show"
+	ActionTemplateApprove Action = "template.approve"
+	ActionTemplateRetire  Action = "template.retire"
+
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
 	// It is not an API route and Authorize does not decide it: holding the
@@ -57,6 +68,7 @@ var Actions = []Action{
 	ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort,
 	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
 	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
+	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -86,6 +98,12 @@ type Target struct {
 	// JobParty is the party whose agent must do the match job named by
 	// the request ("" if there is no such job in the room).
 	JobParty string
+	// Template is the template named by the request, TemplateExists
+	// whether it exists in Room, and TemplateReaders the parties whose
+	// data it reads.
+	Template        string
+	TemplateExists  bool
+	TemplateReaders []string
 }
 
 // Authorize decides whether p may perform a on t. It returns nil or an
@@ -170,6 +188,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 	case ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
 		ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut:
 		return authorizeMatch(p, a, t)
+
+	case ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire:
+		return authorizeTemplate(p, a, t)
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {
@@ -258,6 +279,41 @@ func authorizeMatch(p *Principal, a Action, t Target) error {
 	}
 	if (a == ActionAgentJob || a == ActionAgentResult) && t.JobParty != p.Party {
 		return Errorf(ENotFound, "no such job for party %q", p.Party)
+	}
+	return nil
+}
+
+// authorizeTemplate decides templates: members read them, an analyst or a
+// provider proposes one, and only a provider of a party whose data a
+// template reads approves or retires it.
+func authorizeTemplate(p *Principal, a Action, t Target) error {
+	if !t.RoomExists {
+		return noRoom(t.Room)
+	}
+	if p.Kind == Admin {
+		return Errorf(EForbidden, "the platform admin neither proposes nor approves templates; the room's parties do")
+	}
+	if len(p.RolesIn(t.Room)) == 0 {
+		return noRoom(t.Room)
+	}
+	if a != ActionTemplatePropose && a != ActionTemplateList && !t.TemplateExists {
+		return Errorf(ENotFound, "template %q not found in room %q", t.Template, t.Room)
+	}
+	switch a {
+	case ActionTemplateList, ActionTemplateShow:
+		return nil
+	case ActionTemplatePropose:
+		if p.HasRole(t.Room, RoleAnalyst) || p.HasRole(t.Room, RoleProvider) {
+			return nil
+		}
+		return needRole(t.Room, RoleAnalyst)
+	}
+	if !p.HasRole(t.Room, RoleProvider) {
+		return needRole(t.Room, RoleProvider)
+	}
+	if !slices.Contains(t.TemplateReaders, p.Party) {
+		return Errorf(EForbidden, "template %q does not read data of party %q; only the parties whose data it reads (%s) approve or retire it",
+			t.Template, p.Party, strings.Join(t.TemplateReaders, ", "))
 	}
 	return nil
 }

@@ -97,6 +97,21 @@ var matrix = map[string]struct {
 		f.hmacRoom()
 		return f.hmacCreate("bank")
 	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/templates": {request{path: "/api/v1/rooms/r1/templates", body: func(f *fixture, who string) any {
+		return ProposeTemplateRequest{YAML: testTemplate}
+	}}, with(with(authed(403, 403, 404, 404), "analyst", 201), "provider", 201)},
+	"GET /api/v1/rooms/{room}/templates": {request{path: "/api/v1/rooms/r1/templates"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/templates/{template}": {request{path: "/api/v1/rooms/r1/templates/tiers", body: func(f *fixture, who string) any {
+		f.proposeTemplate()
+		return nil
+	}}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/templates/{template}/approvals": {request{path: "/api/v1/rooms/r1/templates/tiers/approvals", body: func(f *fixture, who string) any {
+		return f.approval("bank", f.proposeTemplate())
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/templates/{template}/retire": {request{path: "/api/v1/rooms/r1/templates/tiers/retire", body: func(f *fixture, who string) any {
+		f.proposeTemplate()
+		return RetireRequest{Version: 1}
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }

@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
@@ -353,6 +353,9 @@ func defaultObject(r *http.Request) string {
 	if j := r.PathValue("job"); j != "" {
 		return "job:" + j
 	}
+	if t := r.PathValue("template"); t != "" {
+		return "template:" + t
+	}
 	if m := r.PathValue("match"); m != "" {
 		return "match:" + m
 	}
@@ -426,6 +429,26 @@ func (s *Server) fillTarget(tx *sqlite.Tx, c *call) error {
 		switch cleanroom.ErrorCode(err) {
 		case "":
 			t.JobParty = j.Party
+		case cleanroom.ENotFound:
+		default:
+			return err
+		}
+	}
+	if name := c.r.PathValue("template"); name != "" && t.RoomExists {
+		t.Template = name
+		row, err := tx.Template(t.Room, name, 0)
+		switch cleanroom.ErrorCode(err) {
+		case "":
+			t.TemplateExists = true
+			var tpl cleanroom.Template
+			if err := json.Unmarshal(row.Content, &tpl); err != nil {
+				return err
+			}
+			_, owners, err := roomSchemas(tx, t.Room)
+			if err != nil {
+				return err
+			}
+			t.TemplateReaders = tpl.Readers(owners)
 		case cleanroom.ENotFound:
 		default:
 			return err
