@@ -106,3 +106,32 @@ func (c *Client) GetHMAC(ctx context.Context, room string) (*httpapi.HMACState, 
 func (c *Client) PutHMAC(ctx context.Context, room string, req httpapi.HMACRequest) error {
 	return c.do(ctx, http.MethodPost, roomPath(room)+"/hmac", req, nil)
 }
+
+// ProposeTemplate proposes a template written in YAML.
+func (c *Client) ProposeTemplate(ctx context.Context, room, yaml string) (*httpapi.TemplateBody, error) {
+	return send[httpapi.TemplateBody](ctx, c, http.MethodPost, roomPath(room)+"/templates", httpapi.ProposeTemplateRequest{YAML: yaml})
+}
+
+// ListTemplates lists every version of a room's templates.
+func (c *Client) ListTemplates(ctx context.Context, room string) (*httpapi.TemplateList, error) {
+	return get[httpapi.TemplateList](ctx, c, roomPath(room)+"/templates")
+}
+
+// ShowTemplate returns a template's newest version, or version if > 0.
+func (c *Client) ShowTemplate(ctx context.Context, room, name string, version int) (*httpapi.TemplateBody, error) {
+	q := ""
+	if version > 0 {
+		q = "?version=" + strconv.Itoa(version)
+	}
+	return get[httpapi.TemplateBody](ctx, c, roomPath(room)+"/templates/"+seg(name)+q)
+}
+
+// ApproveTemplate submits a party's signed approval.
+func (c *Client) ApproveTemplate(ctx context.Context, room, name string, env statement.Envelope) (*httpapi.TemplateBody, error) {
+	return send[httpapi.TemplateBody](ctx, c, http.MethodPost, roomPath(room)+"/templates/"+seg(name)+"/approvals", env)
+}
+
+// RetireTemplate retires a template version.
+func (c *Client) RetireTemplate(ctx context.Context, room, name string, version int) (*httpapi.TemplateBody, error) {
+	return send[httpapi.TemplateBody](ctx, c, http.MethodPost, roomPath(room)+"/templates/"+seg(name)+"/retire", httpapi.RetireRequest{Version: version})
+}
