@@ -1,0 +1,129 @@
+# Generates openapi.json, the API document the server serves and a test checks
+# against the registered routes. Edit this file, then run:
+#   python3 internal/httpapi/openapi.py
+import json
+def ref(n): return {"$ref": "#/components/schemas/"+n}
+def body(n): return {"required": True, "content": {"application/json": {"schema": ref(n)}}}
+def resp(code, desc, schema=None):
+    r = {"description": desc}
+    if schema: r["content"] = {"application/json": {"schema": ref(schema)}}
+    return {str(code): r}
+def errs(*codes):
+    d = {}
+    names = {400:"Invalid request: malformed JSON, unknown fields, bad names or values",401:"No valid token",403:"Authenticated but not allowed; the message names what is needed",404:"Not found, or not visible to the caller",409:"Conflicts with existing state",413:"Request body over 1 MiB"}
+    for c in codes: d[str(c)] = {"description": names[c], "content": {"application/json": {"schema": ref("Error")}}}
+    return d
+def op(opid, summary, action, ok, req=None, params=None, e=(401,403), public=False):
+    o = {"operationId": opid, "summary": summary}
+    if action: o["x-cleanroom-action"] = action
+    if public: o["security"] = []
+    if params: o["parameters"] = params
+    if req: o["requestBody"] = body(req)
+    r = dict(ok); r.update(errs(*e)); o["responses"] = r
+    return o
+P = lambda n, d: {"name": n, "in": "path", "required": True, "schema": {"type": "string"}, "description": d}
+Q = lambda n, d, t="integer": {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+room, party, tid = P("room","Room name"), P("party","Party name"), P("id","Token ID")
+dataset, upload = P("dataset","Dataset name"), P("upload","Upload session ID")
+paths = {
+ "/healthz": {"get": op("healthz","Liveness and database check",None,resp(200,"Healthy","Health"),e=(),public=True)},
+ "/api/v1/openapi.json": {"get": op("openapi","This document",None,resp(200,"The OpenAPI document"),e=(),public=True)},
+ "/api/v1/server": {"get": op("serverInfo","The room server's public keys and version",None,resp(200,"Server identity","ServerInfo"),e=(),public=True)},
+ "/api/v1/whoami": {"get": op("whoami","The caller, its token and its verified roles per room","whoami",resp(200,"Caller","Whoami"),e=(401,))},
+ "/api/v1/parties": {
+   "post": op("createParty","Register a party with its public signing key (admin)","party.create",resp(201,"Created","Party"),req="CreatePartyRequest",e=(400,401,403,404,409,413)),
+   "get": op("listParties","Parties visible to the caller","party.list",resp(200,"Parties","PartyList"))},
+ "/api/v1/parties/{party}": {"get": op("showParty","A party and the rooms it is invited to","party.show",resp(200,"Party","Party"),params=[party],e=(401,403,404))},
+ "/api/v1/parties/{party}/grants": {
+   "post": op("submitGrant","Submit a grant or revocation signed with the party's key","grant.submit",resp(201,"Accepted","Grant"),req="SignedStatement",params=[party],e=(400,401,403,404,409,413)),
+   "get": op("listGrants","The party's grants with their current status","grant.list",resp(200,"Grants","GrantList"),params=[party],e=(401,403,404))},
+ "/api/v1/tokens": {
+   "post": op("createToken","Mint a token for a user of a party (admin, or the user itself)","token.create",resp(201,"Created; the secret is shown once","TokenCreated"),req="CreateTokenRequest",e=(400,401,403,404,413)),
+   "get": op("listTokens","The caller's tokens (admin: all)","token.list",resp(200,"Tokens","TokenList"))},
+ "/api/v1/tokens/{id}": {"delete": op("revokeToken","Revoke a token (admin, or its owner)","token.revoke",resp(200,"Revoked","Token"),params=[tid],e=(401,404,409))},
+ "/api/v1/rooms": {
+   "post": op("createRoom","Create a room naming its host (admin)","room.create",resp(201,"Created","Room"),req="CreateRoomRequest",e=(400,401,403,404,409,413)),
+   "get": op("listRooms","Rooms the caller is a member of (admin: all)","room.list",resp(200,"Rooms","RoomList"))},
+ "/api/v1/rooms/{room}": {"get": op("showRoom","A room, its parties and its members' verified roles","room.show",resp(200,"Room","Room"),params=[room],e=(401,404))},
+ "/api/v1/rooms/{room}/parties": {"post": op("inviteParty","Invite a party to a room (admin)","room.invite",resp(200,"The room","Room"),req="InviteRequest",params=[room],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/audit": {"get": op("roomAudit","The room's audit entries (members)","room.audit",resp(200,"Entries","AuditList"),params=[room,Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403,404))},
+ "/api/v1/rooms/{room}/datasets": {
+   "post": op("createDataset","Register a dataset of the caller's party with its schema (provider)","dataset.create",resp(201,"Created","Dataset"),req="CreateDatasetRequest",params=[room],e=(400,401,403,404,409,413)),
+   "get": op("listDatasets","The room's datasets, their schemas and committed versions (members)","dataset.list",resp(200,"Datasets","DatasetList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/datasets/{dataset}": {"get": op("showDataset","A dataset, its schema and committed versions (members)","dataset.show",resp(200,"Dataset","Dataset"),params=[room,dataset],e=(401,403,404))},
+ "/api/v1/rooms/{room}/datasets/{dataset}/uploads": {"post": op("openUpload","Open an upload session; reserves the next version (the dataset's providers)","upload.open",resp(201,"Session","Upload"),params=[room,dataset],e=(401,403,404))},
+ "/api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {"delete": op("abortUpload","Abort an open upload session (the user who opened it)","upload.abort",resp(200,"Aborted","Upload"),params=[room,dataset,upload],e=(401,403,404,409))},
+ "/api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/chunks/{index}": {"put": dict(op("putChunk","Store one chunk of the payload, HPKE-sealed to the server (see docs/api.md)","upload.chunk",resp(200,"Stored","Chunk"),params=[room,dataset,upload,P("index","Chunk number from 0")],e=(400,401,403,404,409,413)), requestBody={"required":True,"content":{"application/octet-stream":{"schema":{"type":"string","format":"binary"}}}})},
+ "/api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/commit": {"post": op("commitUpload","Commit the upload as a new dataset version, atomically: all rows or none (the user who opened it)","upload.commit",resp(201,"Committed","Version"),req="CommitUploadRequest",params=[room,dataset,upload],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/matches": {"post": op("startMatch","Start a match run of the room's latest dataset versions; reserves the report's budget (providers)","match.run",resp(201,"Run","MatchRun"),params=[room],e=(400,401,403,404,409))},
+ "/api/v1/rooms/{room}/matches/{match}": {"get": op("showMatch","A match run and the caller's party's part of its DP report (members)","match.show",resp(200,"Run","MatchRun"),params=[room,P("match","Match run ID")],e=(401,403,404))},
+ "/api/v1/rooms/{room}/agent/jobs": {"get": op("listJobs","The caller's party's pending re-blinding jobs (its agent, a provider)","agent.jobs",resp(200,"Jobs","JobList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/agent/jobs/{job}": {"get": op("getJob","A re-blinding job: a peer's token set and the manifest the peer signed","agent.job",resp(200,"Job","Job"),params=[room,P("job","Job ID")],e=(401,403,404,409))},
+ "/api/v1/rooms/{room}/agent/jobs/{job}/result": {"post": op("postResult","Return a job's re-blinded tokens, in the order received","agent.result",resp(200,"Recorded","JobSummary"),req="JobResult",params=[room,P("job","Job ID")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/agent/key": {"put": op("putAgentKey","Publish the caller's party's agent HPKE key for an hmac room, signed by the party","agent.key",resp(200,"Stored"),req="Envelope",params=[room],e=(400,401,403,404,413))},
+ "/api/v1/rooms/{room}/agent/keys": {"get": op("listAgentKeys","Every party's signed agent key statement (members)","agent.keys",resp(200,"Keys","AgentKeyList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/hmac": {
+   "get": op("getHMAC","The room's hmac secret commitment and the secret sealed to the caller's agent (providers)","hmac.get",resp(200,"State","HMACState"),params=[room],e=(400,401,403,404)),
+   "post": op("putHMAC","Create the hmac secret (signed commitment) or add it sealed to parties lacking it (providers)","hmac.put",resp(200,"Stored"),req="HMACRequest",params=[room],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/templates": {
+   "post": op("proposeTemplate","Propose a template (YAML); a name proposed again is its next version (analysts, providers)","template.propose",resp(201,"Proposed","Template"),req="ProposeTemplateRequest",params=[room],e=(400,401,403,404,409,413)),
+   "get": op("listTemplates","Every version of the room's templates and its approval state (members)","template.list",resp(200,"Templates","TemplateList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/templates/{template}": {"get": op("showTemplate","A template's newest version, or ?version=N (members)","template.show",resp(200,"Template","Template"),params=[room,P("template","Template name"),Q("version","Version number")],e=(400,401,403,404))},
+ "/api/v1/rooms/{room}/templates/{template}/approvals": {"post": op("approveTemplate","A reading party's signed approval of a version's canonical digest (its providers)","template.approve",resp(200,"Recorded","Template"),req="Envelope",params=[room,P("template","Template name")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/templates/{template}/retire": {"post": op("retireTemplate","Retire a version for good (providers of reading parties)","template.retire",resp(200,"Retired","Template"),req="RetireRequest",params=[room,P("template","Template name")],e=(400,401,403,404,409,413))},
+ "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
+}
+S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
+s = {"type":"string"}; dt={"type":"string","format":"date-time"}; b64={"type":"string","format":"byte"}
+roles = {"type":"array","items":{"type":"string","enum":["provider","analyst","receiver","reviewer","payer"]}}
+schemas = {
+ "Error": S({"code":{"type":"string","enum":["invalid","unauthenticated","forbidden","not_found","conflict","too_large","internal"]},"message":s,"hint":s},["code","message","hint"]),
+ "Health": S({"status":s},["status"]),
+ "ServerInfo": S({"name":s,"version":s,"server_id":{"type":"string","description":"Fingerprint of the signing key; grant statements name it"},"signing_key":b64,"hpke_key":b64,"hpke_suite":s}),
+ "Whoami": S({"kind":{"type":"string","enum":["admin","user"]},"party":s,"user":s,"token_id":s,"token_expires_at":dt,"rooms":{"type":"object","additionalProperties":roles}}),
+ "CreatePartyRequest": S({"name":s,"display_name":s,"signing_key":{"type":"string","format":"byte","description":"Standard base64 of the 32-byte Ed25519 public key"}},["name","signing_key"]),
+ "Party": S({"name":s,"display_name":s,"signing_key":b64,"fingerprint":s,"created_at":dt,"rooms":{"type":"array","items":s}}),
+ "PartyList": S({"parties":{"type":"array","items":ref("Party")}}),
+ "GrantStatement": S({"type":{"type":"string","enum":["cleanroom.grant.v1"]},"server":s,"party":s,"user":s,"room":s,"roles":roles,"issued_at":dt,"expires_at":dt},["type","server","party","user","room","roles","issued_at","expires_at"]),
+ "SignedStatement": S({"statement":ref("GrantStatement"),"signature":{"type":"string","format":"byte","description":"Ed25519 over \"cleanroom statement v1\\0\" || RFC 8785 JCS(statement)"}},["statement","signature"]),
+ "Grant": S({"party":s,"user":s,"room":s,"roles":roles,"issued_at":dt,"expires_at":dt,"status":{"type":"string","enum":["active","revoked","expired","inactive","invalid"]}}),
+ "GrantList": S({"grants":{"type":"array","items":ref("Grant")}}),
+ "CreateTokenRequest": S({"party":s,"user":s,"ttl":{"type":"string","description":"Go duration, e.g. 720h; default 30 days, at most 366 days"},"description":s},["party","user"]),
+ "Token": S({"id":s,"kind":{"type":"string","enum":["admin","user"]},"party":s,"user":s,"description":s,"created_at":dt,"expires_at":dt,"revoked_at":dt}),
+ "TokenCreated": {"allOf":[ref("Token"),{"type":"object","properties":{"secret":s},"required":["secret"]}]},
+ "TokenList": S({"tokens":{"type":"array","items":ref("Token")}}),
+ "CreateRoomRequest": S({"name":s,"host":{"type":"string","description":"The organisation running the room server; never a provider of the room"},"description":s,"parties":{"type":"array","items":s},"matching":{"type":"string","enum":["ecdh","hmac"],"description":"Matching mode, fixed at creation; default ecdh"}},["name","host"]),
+ "Member": S({"party":s,"user":s,"roles":roles,"expires_at":dt}),
+ "Room": S({"name":s,"host":s,"description":s,"matching":{"type":"string","enum":["ecdh","hmac"]},"created_at":dt,"parties":{"type":"array","items":s},"members":{"type":"array","items":ref("Member")}}),
+ "RoomList": S({"rooms":{"type":"array","items":ref("Room")}}),
+ "InviteRequest": S({"party":s},["party"]),
+ "CreateDatasetRequest": S({"name":s,"schema":{"type":"object","description":"The dataset schema: identifiers and attributes (docs/api.md)"}},["name","schema"]),
+ "Version": S({"version":{"type":"integer"},"rows":{"type":"integer"},"stats":{"type":"object"},"committed_at":dt}),
+ "Dataset": S({"name":s,"party":s,"room":s,"schema":{"type":"object"},"created_at":dt,"versions":{"type":"array","items":ref("Version")}}),
+ "DatasetList": S({"datasets":{"type":"array","items":ref("Dataset")}}),
+ "Upload": S({"id":s,"room":s,"dataset":s,"version":{"type":"integer"},"state":{"type":"string","enum":["open","committed","aborted"]},"chunk_size":{"type":"integer"},"server_id":s,"hpke_key":b64,"created_at":dt}),
+ "CommitUploadRequest": S({"chunks":{"type":"integer"},"manifests":{"type":"array","items":{"type":"object","description":"A token manifest signed by the dataset's party, one per identifier class","properties":{"statement":{"type":"object"},"signature":b64}}}},["chunks","manifests"]),
+ "MatchRun": S({"id":s,"room":s,"state":{"type":"string","enum":["waiting","done","failed"]},"datasets":{"type":"array","items":{"type":"object"}},"pending_jobs":{"type":"object","additionalProperties":{"type":"integer"}},"error":s,"report":{"type":"object","description":"The caller's party's part of the report: its own datasets' exact counts, and per pair the noisy people matched by each waterfall step"},"created_at":dt,"finished_at":dt,"noise":{"type":"object"}}),
+ "JobSummary": S({"id":s,"run":s,"dataset":s,"class":s}),
+ "JobList": S({"jobs":{"type":"array","items":ref("JobSummary")}}),
+ "Job": S({"id":s,"dataset":s,"version":{"type":"integer"},"party":s,"class":s,"manifest":{"type":"object"},"tokens":{"type":"array","items":b64}}),
+ "JobResult": S({"tokens":{"type":"array","items":b64}},["tokens"]),
+ "Envelope": S({"statement":{"type":"object","description":"A statement (here cleanroom.agentkey.v1: server, room, party, hpke_key, issued_at)"},"signature":b64},["statement","signature"]),
+ "AgentKeyList": S({"keys":{"type":"object","additionalProperties":{"type":"object"}}}),
+ "HMACState": S({"commitment":{"type":"object"},"sealed":b64,"sealed_to":{"type":"array","items":s}}),
+ "HMACRequest": S({"commitment":{"type":"object"},"sealed":{"type":"object","additionalProperties":b64}},["sealed"]),
+ "ProposeTemplateRequest": S({"yaml":{"type":"string","description":"The template in YAML (docs/templates.md)"}},["yaml"]),
+ "Template": S({"template":{"type":"object"},"digest":s,"state":{"type":"string","enum":["proposed","approved","retired"]},"proposed_by":s,"proposed_at":dt,"readers":{"type":"array","items":s},"approved_by":{"type":"array","items":s},"pending":{"type":"array","items":s}}),
+ "TemplateList": S({"templates":{"type":"array","items":ref("Template")}}),
+ "RetireRequest": S({"version":{"type":"integer"}},["version"]),
+ "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),
+ "AuditEntry": S({"seq":{"type":"integer"},"time":dt,"actor":s,"action":s,"object":s,"room":s,"outcome":{"type":"string","enum":["ok","refused"]},"code":s,"detail":{"type":"object","additionalProperties":s},"request_id":s,"prev_hash":b64,"hash":b64}),
+ "AuditList": S({"entries":{"type":"array","items":ref("AuditEntry")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),
+}
+doc = {"openapi":"3.0.3","info":{"title":"Cleanroom room server API","version":"1","description":"The HTTP JSON API of the Cleanroom room server. Every route but the public ones needs `Authorization: Bearer <token>`. Errors share one shape (Error). State changes and refusals are written to the audit trail."},
+ "servers":[{"url":"/"}],
+ "security":[{"bearer":[]}],
+ "components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer"}},"schemas":schemas},
+ "paths":paths}
+import os
+json.dump(doc, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi.json"), "w"), indent=2)
