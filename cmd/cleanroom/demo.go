@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 	"github.com/cleanroom-dev/cleanroom/internal/synth"
+	"github.com/cleanroom-dev/cleanroom/internal/template"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
 )
 
@@ -253,6 +256,9 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		}
 		step("the agent of %s re-blinded %d token sets of its peer", u.party, n)
 	}
+	if err := demoApproveTemplates(ctx, admin, session, keys, info.ServerID, step); err != nil {
+		return nil, err
+	}
 	if run, err = olivia.ShowMatch(ctx, demoRoom, run.ID); err != nil {
 		return nil, err
 	}
@@ -277,6 +283,9 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 
 //go:embed demodata/*.schema.json
 var demoSchemas embed.FS
+
+//go:embed demodata/templates/*.yaml
+var demoTemplates embed.FS
 
 // demoDatasets are the datasets the demo's providers bring.
 var demoDatasets = []struct{ party, name, file string }{
@@ -392,5 +401,57 @@ func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string
 	}
 	step("synthetic data in %s: %d subscribers, %d customers, %d in both (%d matchable after normalisation)",
 		dir, truth.Rows.OperatorSubscribers, truth.Rows.BankCustomers, truth.Overlap.Persons, truth.Overlap.MatchablePersons)
+	return nil
+}
+
+// demoApproveTemplates has the operator propose the demo's templates and
+// both parties approve them, each signing the digest it computed itself.
+func demoApproveTemplates(ctx context.Context, admin *client.Client, session *demoSession, keys map[string]*keyfile.PartyKeys,
+	server string, step func(string, ...any)) error {
+	olivia := admin.WithToken(session.Users["operator/olivia"])
+	entries, err := demoTemplates.ReadDir("demodata/templates")
+	if err != nil {
+		return err
+	}
+	existing, err := olivia.ListTemplates(ctx, demoRoom)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		raw, err := demoTemplates.ReadFile("demodata/templates/" + e.Name())
+		if err != nil {
+			return err
+		}
+		t, err := template.Parse(raw)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(existing.Templates, func(b httpapi.TemplateBody) bool {
+			return b.Template.Name == t.Name && b.State == cleanroom.TemplateApproved
+		}) {
+			step("template %s (reused): approved", t.Name)
+			continue
+		}
+		b, err := olivia.ProposeTemplate(ctx, demoRoom, string(raw))
+		if err != nil {
+			return fmt.Errorf("propose template %s: %w", t.Name, err)
+		}
+		for _, u := range demoUsers {
+			if !slices.Contains(b.Pending, u.party) {
+				continue
+			}
+			env, err := statement.Sign(keys[u.party].Signing, cleanroom.TemplateApproval{Type: cleanroom.ApprovalType, Server: server,
+				Room: demoRoom, Name: b.Template.Name, Version: b.Template.Version, Digest: template.Digest(&b.Template),
+				IssuedAt: time.Now().UTC()})
+			if err != nil {
+				return err
+			}
+			if b, err = admin.WithToken(session.Users[u.party+"/"+u.user]).ApproveTemplate(ctx, demoRoom, b.Template.Name, env); err != nil {
+				return fmt.Errorf("approve template %s: %w", t.Name, err)
+			}
+		}
+		step("template %s version %d proposed by the operator and approved by %s: %s", b.Template.Name, b.Template.Version,
+			strings.Join(b.ApprovedBy, " and "), b.State)
+	}
 	return nil
 }

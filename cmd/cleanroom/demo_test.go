@@ -68,7 +68,9 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"party operator registered", "party bank registered", "room operator-bank hosted by neutral-processor",
 		"bank signed a grant for ben", "synthetic data in", "certificate:", "CLEANROOM_TOKEN=",
 		"operator/olivia uploaded operator_subscribers.csv as version 1 of dataset subscribers: 2000 rows",
-		"bank/ben uploaded bank_customers.csv as version 1 of dataset customers: 1000 rows"} {
+		"bank/ben uploaded bank_customers.csv as version 1 of dataset customers: 1000 rows",
+		"template tier-by-default-flag version 1 proposed by the operator and approved by bank and operator: approved",
+		"match report for operator: customers × subscribers matched"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -125,7 +127,8 @@ func TestDemo(t *testing.T) {
 	if err := runDemo(context.Background(), cfg, out2, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("second demo run: %v\n%s", err, out2)
 	}
-	for _, want := range []string{"reusing", "(reused)", "dataset customers of bank (reused): version 1", "not serving"} {
+	for _, want := range []string{"reusing", "(reused)", "dataset customers of bank (reused): version 1",
+		"template spend-by-tier (reused): approved", "not serving"} {
 		if !strings.Contains(out2.String(), want) {
 			t.Errorf("second run output lacks %q:\n%s", want, out2)
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -221,6 +222,7 @@ func (s *Server) approveTemplate(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	row.Approvals = append(row.Approvals, party.Name)
+	slices.Sort(row.Approvals)
 	body, err := templateBody(c.tx, row)
 	if err != nil {
 		return 0, nil, err
