@@ -297,6 +297,49 @@ func (s *Sum) Add(x int64) error {
 	return nil
 }
 
+// AddBounded adds the exact sum of n values that the caller has already
+// clamped to [Lo, Hi] one by one — the query engine does it in SQL, per
+// person. A sum outside [n·Lo, n·Hi], which no such values give, is
+// refused, so a caller that forgot to clamp fails instead of leaking.
+func (s *Sum) AddBounded(sum, n int64) error {
+	if s.taken {
+		return fmt.Errorf("add to sum: %w", ErrTaken)
+	}
+	if err := checkBounded(sum, n, s.lo, s.hi); err != nil {
+		return fmt.Errorf("add to sum: %w", err)
+	}
+	t, ok := addInt64(s.sum, sum)
+	if !ok {
+		return errors.New("add to sum: overflows int64")
+	}
+	s.sum = t
+	return nil
+}
+
+// checkBounded reports whether sum can be the sum of n values in [lo, hi].
+func checkBounded(sum, n, lo, hi int64) error {
+	if n < 0 {
+		return fmt.Errorf("%d values is negative", n)
+	}
+	nlo, ok1 := mulInt64(n, lo)
+	nhi, ok2 := mulInt64(n, hi)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("bounds of %d values overflow int64", n)
+	}
+	if sum < nlo || sum > nhi {
+		return fmt.Errorf("sum %d of %d values is outside [%d, %d]: the values were not clamped", sum, n, nlo, nhi)
+	}
+	return nil
+}
+
+func mulInt64(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	c := a * b
+	return c, c/b == a && !(a == -1 && b == math.MinInt64) && !(b == -1 && a == math.MinInt64)
+}
+
 // Result returns the noisy sum in units of 10^−Decimals. A second call
 // returns ErrTaken.
 func (s *Sum) Result() (int64, error) {
@@ -369,6 +412,29 @@ func (m *Mean) Add(x int64) error {
 	}
 	c, ok := addInt64(m.c, 1)
 	if !ok {
+		return errors.New("add to mean: overflows int64")
+	}
+	m.s, m.c = s, c
+	return nil
+}
+
+// AddBounded adds n values the caller has already clamped to [Lo, Hi],
+// given by their exact sum, as n calls of Add would. A sum outside
+// [n·Lo, n·Hi] is refused.
+func (m *Mean) AddBounded(sum, n int64) error {
+	if m.taken {
+		return fmt.Errorf("add to mean: %w", ErrTaken)
+	}
+	if err := checkBounded(sum, n, m.lo, m.hi); err != nil {
+		return fmt.Errorf("add to mean: %w", err)
+	}
+	// Σ(2x − Lo − Hi) = 2·sum − n·(Lo + Hi).
+	twice, ok1 := addInt64(sum, sum)
+	mid, ok2 := mulInt64(n, m.lo+m.hi)
+	d, ok3 := addInt64(twice, -mid)
+	s, ok4 := addInt64(m.s, d)
+	c, ok5 := addInt64(m.c, n)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 		return errors.New("add to mean: overflows int64")
 	}
 	m.s, m.c = s, c

@@ -364,3 +364,45 @@ func TestToScaled(t *testing.T) {
 		}
 	}
 }
+
+// TestAddBoundedMatchesAdd: adding pre-clamped values by their sum gives
+// what adding them one by one gives, and an unclamped sum is refused.
+func TestAddBoundedMatchesAdd(t *testing.T) {
+	values := []int64{-5, 0, 7, 10, 3}
+	p := SumParams{Params: Params{Rho: 1, MaxGroups: 1, MaxRowsPerGroup: 1, Noise: ZeroNoise{}}, Lo: -5, Hi: 10}
+	a, _ := NewSum(p)
+	b, _ := NewSum(p)
+	var total int64
+	for _, v := range values {
+		a.Add(v)
+		total += v
+	}
+	if err := b.AddBounded(total, int64(len(values))); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := a.Result()
+	rb, _ := b.Result()
+	if ra != rb {
+		t.Errorf("Sum: Add gives %d, AddBounded %d", ra, rb)
+	}
+	ma, _ := NewMean(p)
+	mb, _ := NewMean(p)
+	for _, v := range values {
+		ma.Add(v)
+	}
+	if err := mb.AddBounded(total, int64(len(values))); err != nil {
+		t.Fatal(err)
+	}
+	xa, _ := ma.Result()
+	xb, _ := mb.Result()
+	if xa != xb {
+		t.Errorf("Mean: Add gives %v, AddBounded %v", xa, xb)
+	}
+	c, _ := NewSum(p)
+	if err := c.AddBounded(51, 5); err == nil {
+		t.Error("AddBounded accepted a sum of 5 values above 5·Hi")
+	}
+	if err := c.AddBounded(-26, 5); err == nil {
+		t.Error("AddBounded accepted a sum of 5 values below 5·Lo")
+	}
+}
