@@ -344,7 +344,7 @@ func (s *Server) reserveMatchBudget(tx *sqlite.Tx, room, run string, d RunDatase
 		for _, v := range vs {
 			size = max(size, int64(v.Rows))
 		}
-		b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: dp.Loss{Rho: defaultDatasetRho}}
+		b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: defaultCap(size)}
 		if err := tx.SetBudget(b); err != nil {
 			return err
 		}

@@ -47,11 +47,20 @@ type Metric struct {
 
 // Group is one group's exact aggregates: its key, its number of distinct
 // people, and per metric the sum of the people's clamped contributions
-// (scaled integers; unused for counts).
+// (scaled integers; unused for counts) and how many people have a value
+// (nil means all of them).
 type Group struct {
 	Key    []string
 	People int64
 	Sums   []int64
+	Counts []int64
+}
+
+func (g Group) count(i int) int64 {
+	if g.Counts == nil {
+		return g.People
+	}
+	return g.Counts[i]
 }
 
 // Controls are the output controls of one release. Rho or Epsilon (one of
@@ -241,13 +250,13 @@ func noisy(m mech, g Group, i int) (float64, error) {
 		return float64(max(n, 0)), err
 	case *dp.Sum:
 		// Each person's contribution was clamped by the engine.
-		if err := agg.AddBounded(g.Sums[i], g.People); err != nil {
+		if err := agg.AddBounded(g.Sums[i], g.count(i)); err != nil {
 			return 0, err
 		}
 		n, err := agg.Result()
 		return dp.FromScaled(n, m.metric.Decimals), err
 	case *dp.Mean:
-		if err := agg.AddBounded(g.Sums[i], g.People); err != nil {
+		if err := agg.AddBounded(g.Sums[i], g.count(i)); err != nil {
 			return 0, err
 		}
 		v, err := agg.Result()

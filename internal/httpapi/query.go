@@ -1,0 +1,271 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/dp"
+	"github.com/cleanroom-dev/cleanroom/internal/duckdb"
+	"github.com/cleanroom-dev/cleanroom/internal/engine"
+	"github.com/cleanroom-dev/cleanroom/internal/match"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/template"
+	"github.com/cleanroom-dev/cleanroom/internal/upload"
+)
+
+// Query defaults until data-use agreements set them.
+const (
+	// querySelectionEpsilon is the ε of a release's partition selection.
+	querySelectionEpsilon = 1.0
+	// queryDeltaShare is the share of a dataset's lifetime δ one release's
+	// selection spends.
+	queryDeltaShare = 0.05
+	// queryMemoryLimit bounds the in-memory engine of one run.
+	queryMemoryLimit = 2 << 30
+	// releasePadding is the fixed time a release's noise takes to draw.
+	releasePadding = 200 * time.Millisecond
+)
+
+// QueryOutcome is a query run's release and what it read.
+type QueryOutcome struct {
+	ID       string            `json:"id"`
+	Template string            `json:"template"`
+	Version  int               `json:"version"`
+	Params   map[string]string `json:"params"`
+	Datasets []RunDataset      `json:"datasets"`
+	Groups   []string          `json:"groups"`
+	Release  *release.Release  `json:"release"`
+}
+
+// RunQuery runs an approved template with an analyst's parameters over the
+// room people of the newest match run: it compiles the plan, reserves the
+// release's budget on every dataset it reads, computes the exact bounded
+// aggregates in an in-memory DuckDB, and releases them through the output
+// controls. The budget is committed once the release exists and released
+// if the run fails before.
+func (s *Server) RunQuery(ctx context.Context, room, name string, version int, params map[string]string) (*QueryOutcome, error) {
+	var row *sqlite.TemplateRow
+	var schemas map[string]*cleanroom.Schema
+	var owners map[string]string
+	err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
+		if row, err = tx.Template(room, name, version); err != nil {
+			return err
+		}
+		schemas, owners, err = roomSchemas(tx, room)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if row.State != string(cleanroom.TemplateApproved) {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "template %q version %d is %s; only approved templates run", name, row.Version, row.State)
+	}
+	var t cleanroom.Template
+	if err := json.Unmarshal(row.Content, &t); err != nil {
+		return nil, err
+	}
+	bound, err := template.Bind(&t, params)
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	plan, err := engine.Compile(&t, bound, schemas)
+	if err != nil {
+		return nil, err
+	}
+	assignment, err := s.ReadAssignment(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	if assignment == nil {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "room %q has no finished match run", room).
+			WithHint("a provider runs `cleanroom match run --room %s` first", room)
+	}
+	reads := map[string]match.AssignedDataset{}
+	for _, ds := range assignment.Datasets {
+		reads[ds.Dataset] = ds
+	}
+	out := &QueryOutcome{Template: name, Version: row.Version, Params: params}
+	for _, d := range t.Join {
+		ad, ok := reads[d]
+		if !ok {
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "dataset %q was not in the newest match run", d).
+				WithHint("run matching again after the dataset's upload")
+		}
+		out.Datasets = append(out.Datasets, RunDataset{Dataset: d, Party: owners[d], Version: ad.Version})
+	}
+	id, _ := cleanroom.NewTokenSecret()
+	out.ID = id
+
+	metrics := make([]release.Metric, len(plan.Metrics))
+	for i, m := range plan.Metrics {
+		metrics[i] = release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale}
+	}
+	// Reserve the budget before anything runs; a run that would overspend
+	// is refused here.
+	var ctl release.Controls
+	err = s.db.Update(ctx, func(tx *sqlite.Tx) error {
+		var size int64 = 1
+		for _, d := range out.Datasets {
+			b, err := s.ensureBudget(tx, room, d)
+			if err != nil {
+				return err
+			}
+			size = max(size, b.Size)
+		}
+		limit, err := dp.DeltaLimit(size)
+		if err != nil {
+			return err
+		}
+		ctl = release.Controls{MinGroupSize: int64(t.Controls.MinGroupSize), Rho: t.Controls.Rho, Epsilon: t.Controls.Epsilon,
+			L0: int64(t.Controls.MaxGroupsPerPerson), Coarsen: t.Controls.Coarsen,
+			SelectionEpsilon: querySelectionEpsilon, SelectionDelta: limit * queryDeltaShare / 2}
+		loss, err := release.Plan(ctl, metrics)
+		if err != nil {
+			return err
+		}
+		var dr []sqlite.DatasetRead
+		for _, d := range out.Datasets {
+			dr = append(dr, sqlite.DatasetRead{Dataset: budgetID(room, d.Dataset)})
+		}
+		receiver := "members"
+		if len(t.Controls.Receivers) > 0 {
+			receiver = t.Controls.Receivers[0]
+		}
+		return tx.ReserveBudget(sqlite.BudgetRequest{ID: "query:" + id, Receiver: receiver, Loss: loss, Reads: dr,
+			Description: "template " + name + " version " + fmt.Sprint(row.Version)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	settle := func(commit bool) error {
+		return s.db.Update(context.WithoutCancel(ctx), func(tx *sqlite.Tx) error {
+			if commit {
+				return tx.CommitReservation("query:" + id)
+			}
+			return tx.ReleaseReservation("query:" + id)
+		})
+	}
+
+	res, err := s.execute(ctx, room, plan, reads, out.Datasets)
+	if err != nil {
+		if serr := settle(false); serr != nil {
+			s.log.Error("release budget reservation", "query", id, "err", serr)
+		}
+		return nil, err
+	}
+	groups := allGroups(plan, res)
+	err = dp.PadTo(ctx, time.Now().Add(releasePadding), func() (err error) {
+		out.Release, err = release.Apply(ctl, metrics, groups)
+		return err
+	})
+	// Once noise has been drawn the budget is spent, whatever happens next.
+	if serr := settle(err == nil); serr != nil {
+		return nil, serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range plan.Keys {
+		out.Groups = append(out.Groups, k.Column.Name)
+	}
+	return out, nil
+}
+
+// ensureBudget returns a dataset's budget, creating the default one.
+func (s *Server) ensureBudget(tx *sqlite.Tx, room string, d RunDataset) (*sqlite.Budget, error) {
+	id := budgetID(room, d.Dataset)
+	b, err := tx.Budget(id)
+	if cleanroom.ErrorCode(err) != cleanroom.ENotFound {
+		return b, err
+	}
+	vs, err := tx.Versions(room, d.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(1)
+	for _, v := range vs {
+		size = max(size, int64(v.Rows))
+	}
+	b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: defaultCap(size)}
+	return b, tx.SetBudget(b)
+}
+
+// defaultCap is a dataset's lifetime budget until a data-use agreement
+// sets one: ρ = 1 for noisy values, ε = 20 and half the allowed δ for
+// partition selection.
+func defaultCap(size int64) dp.Loss {
+	limit, _ := dp.DeltaLimit(size)
+	return dp.Loss{Rho: defaultDatasetRho, Epsilon: 20, Delta: limit / 2}
+}
+
+// execute loads the datasets a plan reads into a fresh in-memory DuckDB
+// and runs the plan.
+func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, reads map[string]match.AssignedDataset, ds []RunDataset) (*engine.Result, error) {
+	db, err := duckdb.Open(ctx, duckdb.Limits{MemoryLimit: queryMemoryLimit})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	for _, d := range ds {
+		ad := reads[d.Dataset]
+		rc, err := s.vault.OpenVersion(ctx, vaultID(room, d.Dataset), ad.Version)
+		if err != nil {
+			return nil, err
+		}
+		rd, err := upload.NewReader(rc)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		_, err = db.LoadVersion(ctx, plan, d.Dataset, rd, ad.Rows)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var seed [8]byte
+	rand.Read(seed[:])
+	return db.Run(ctx, plan, binary.LittleEndian.Uint64(seed[:]))
+}
+
+// allGroups lists every group of the plan's declared domains, with the
+// engine's aggregates where it found people and zero elsewhere: a group
+// with no one is suppressed like any small one.
+func allGroups(plan *engine.Plan, res *engine.Result) []release.Group {
+	found := map[string]engine.Group{}
+	for _, g := range res.Groups {
+		found[fmt.Sprint(g.Key)] = g
+	}
+	var out []release.Group
+	var walk func(i int, key []int)
+	walk = func(i int, key []int) {
+		if i == len(plan.Keys) {
+			labels := make([]string, len(key))
+			for j, k := range key {
+				labels[j] = plan.Keys[j].Labels[k]
+			}
+			g := release.Group{Key: labels, Sums: make([]int64, len(plan.Metrics)), Counts: make([]int64, len(plan.Metrics))}
+			if e, ok := found[fmt.Sprint(key)]; ok {
+				g.People = e.People
+				for m, a := range e.Metrics {
+					g.Sums[m], g.Counts[m] = a.Sum, a.Count
+				}
+			}
+			out = append(out, g)
+			return
+		}
+		for k := range plan.Keys[i].Groups() {
+			walk(i+1, append(append([]int(nil), key...), k))
+		}
+	}
+	walk(0, nil)
+	sort.SliceStable(out, func(a, b int) bool { return fmt.Sprint(out[a].Key) < fmt.Sprint(out[b].Key) })
+	return out
+}

@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/upload"
+)
+
+// putVersion writes a dataset version straight into the vault and the
+// database, as a commit would: one row per token index, with its tier.
+func (f *fixture) putVersion(dataset, party string, ids []int, tier func(i int) string) {
+	f.t.Helper()
+	h := upload.Header{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids),
+		Identifiers: []upload.IdentifierField{{Column: "phone", Class: cleanroom.ClassPhone}},
+		Attributes:  []upload.AttributeField{{Column: "tier", Type: "string"}}}
+	var buf bytes.Buffer
+	w, _ := upload.NewWriter(&buf, h)
+	for _, i := range ids {
+		var t upload.Token
+		t[0], t[1], t[2] = 1, byte(i), byte(i>>8) // shared across datasets: an hmac room compares tokens as they are
+		w.Write(upload.Row{Tokens: []*upload.Token{&t}, Values: []string{tier(i)}})
+	}
+	if err := w.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	ctx := f.t.Context()
+	f.srv.vault.CreateDataset(ctx, vaultID("r1", dataset))
+	vw, err := f.srv.vault.NewVersion(ctx, vaultID("r1", dataset), 1)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	vw.Write(buf.Bytes())
+	if err := vw.Commit(); err != nil {
+		f.t.Fatal(err)
+	}
+	err = f.db.Update(ctx, func(tx *sqlite.Tx) error {
+		if _, err := tx.Dataset("r1", dataset); err != nil {
+			if err := tx.CreateDataset(sqlite.DatasetRecord{Room: "r1", Name: dataset, Party: party, Schema: []byte(testSchema), CreatedAt: f.now}); err != nil {
+				return err
+			}
+		}
+		return tx.CommitVersion(sqlite.VersionRecord{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids), Stats: []byte("{}"), CommittedAt: f.now}, nil)
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// TestRunQuery runs an approved template end to end: two datasets joined
+// on matched people, the engine's bounded aggregates, the output controls.
+// 440 joined people are premium and 10 basic: the basic group is below
+// the minimum of 100 and is never shown.
+func TestRunQuery(t *testing.T) {
+	f := newFixture(t)
+	f.hmacRoom()
+	var bankIDs, opIDs []int
+	for i := range 500 {
+		bankIDs = append(bankIDs, i)
+	}
+	for i := range 450 {
+		opIDs = append(opIDs, i)
+	}
+	for i := 1000; i < 1050; i++ {
+		opIDs = append(opIDs, i)
+	}
+	f.putVersion("bank-customers", "bank", bankIDs, func(i int) string {
+		if i < 440 {
+			return "premium"
+		}
+		return "basic"
+	})
+	f.putVersion("op-subs", "operator", opIDs, func(int) string { return "basic" })
+	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/matches", nil); status != 201 {
+		t.Fatalf("match = %d %s", status, resp)
+	}
+	yaml := strings.Replace(testTemplate, "join: [bank-customers]", "join: [bank-customers, op-subs]", 1)
+	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml})
+	if status != 201 {
+		t.Fatalf("propose = %d %s", status, resp)
+	}
+	var b TemplateBody
+	json.Unmarshal(resp, &b)
+	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/templates/tiers/approvals", f.approval("bank", b)); status != 200 {
+		t.Fatalf("bank approval = %d %s", status, resp)
+	}
+	// The fixture has no operator user: its signed approval is recorded
+	// directly.
+	raw, _ := json.Marshal(f.approval("operator", b))
+	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		if err := tx.PutApproval("r1", "tiers", 1, "operator", raw); err != nil {
+			return err
+		}
+		return tx.SetTemplateState("r1", "tiers", 1, string(cleanroom.TemplateApproved))
+	})
+
+	out, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Release
+	if len(r.Cells) != 1 || r.Cells[0].Key[0] != "premium" || r.Suppressed != 1 {
+		t.Fatalf("release = %+v, want only the premium cell shown", r)
+	}
+	if v := r.Cells[0].Values[0]; v < 440-30 || v > 440+30 {
+		t.Errorf("premium count %v is far from 440 (noise σ = %.1f)", v, r.Metrics[0].Noise.StdDev)
+	}
+	// The budget of both datasets was charged.
+	for _, d := range []string{"bank-customers", "op-subs"} {
+		var spent float64
+		f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+			us, err := tx.BudgetUsage(budgetID("r1", d))
+			for _, u := range us {
+				spent += u.Spent.Rho
+			}
+			return err
+		})
+		if spent < 0.1-1e-9 {
+			t.Errorf("dataset %s was charged ρ = %v, want the template's 0.1", d, spent)
+		}
+	}
+	// A retired template does not run.
+	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		return tx.SetTemplateState("r1", "tiers", 1, string(cleanroom.TemplateRetired))
+	})
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil); err == nil || !strings.Contains(err.Error(), "only approved templates run") {
+		t.Fatalf("running a retired template = %v", err)
+	}
+}
