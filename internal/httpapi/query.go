@@ -125,7 +125,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		}
 		ctl = release.Controls{MinGroupSize: int64(t.Controls.MinGroupSize), Rho: t.Controls.Rho, Epsilon: t.Controls.Epsilon,
 			L0: int64(t.Controls.MaxGroupsPerPerson), Coarsen: t.Controls.Coarsen,
-			SelectionEpsilon: querySelectionEpsilon, SelectionDelta: limit * queryDeltaShare / 2}
+			SelectionEpsilon: querySelectionEpsilon, SelectionDelta: min(limit/2, dp.MaxDelta) * queryDeltaShare}
 		loss, err := release.Plan(ctl, metrics)
 		if err != nil {
 			return err
@@ -202,7 +202,7 @@ func (s *Server) ensureBudget(tx *sqlite.Tx, room string, d RunDataset) (*sqlite
 // partition selection.
 func defaultCap(size int64) dp.Loss {
 	limit, _ := dp.DeltaLimit(size)
-	return dp.Loss{Rho: defaultDatasetRho, Epsilon: 20, Delta: limit / 2}
+	return dp.Loss{Rho: defaultDatasetRho, Epsilon: 20, Delta: min(limit/2, dp.MaxDelta)}
 }
 
 // execute loads the datasets a plan reads into a fresh in-memory DuckDB
