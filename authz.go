@@ -51,6 +51,11 @@ const (
 	ActionTemplateApprove Action = "template.approve"
 	ActionTemplateRetire  Action = "template.retire"
 
+	ActionQueryRun    Action = "query.run"
+	ActionQueryList   Action = "query.list"
+	ActionQueryShow   Action = "query.show"
+	ActionQueryReview Action = "query.review"
+
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
 	// It is not an API route and Authorize does not decide it: holding the
@@ -69,6 +74,7 @@ var Actions = []Action{
 	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
 	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
+	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -104,6 +110,12 @@ type Target struct {
 	Template        string
 	TemplateExists  bool
 	TemplateReaders []string
+	// Query is the query run named by the request, QueryExists whether it
+	// exists in Room, and QueryReviewBy the parties that review its
+	// results.
+	Query         string
+	QueryExists   bool
+	QueryReviewBy []string
 }
 
 // Authorize decides whether p may perform a on t. It returns nil or an
@@ -191,6 +203,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 
 	case ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire:
 		return authorizeTemplate(p, a, t)
+
+	case ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview:
+		return authorizeQuery(p, a, t)
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {
@@ -316,6 +331,64 @@ func authorizeTemplate(p *Principal, a Action, t Target) error {
 			t.Template, p.Party, strings.Join(t.TemplateReaders, ", "))
 	}
 	return nil
+}
+
+// authorizeQuery decides query runs: an analyst runs approved templates,
+// members see the runs (whether they see a run's numbers is SeeResult's
+// decision), and a reviewer of a party the template names reviews.
+func authorizeQuery(p *Principal, a Action, t Target) error {
+	if !t.RoomExists {
+		return noRoom(t.Room)
+	}
+	if p.Kind == Admin {
+		return Errorf(EForbidden, "the platform admin neither runs queries nor sees results; the room's parties do")
+	}
+	if len(p.RolesIn(t.Room)) == 0 {
+		return noRoom(t.Room)
+	}
+	if (a == ActionQueryShow || a == ActionQueryReview) && !t.QueryExists {
+		return Errorf(ENotFound, "query %s not found in room %q", t.Query, t.Room)
+	}
+	switch a {
+	case ActionQueryList, ActionQueryShow:
+		return nil
+	case ActionQueryRun:
+		if p.HasRole(t.Room, RoleAnalyst) {
+			return nil
+		}
+		return needRole(t.Room, RoleAnalyst)
+	}
+	if !p.HasRole(t.Room, RoleReviewer) {
+		return needRole(t.Room, RoleReviewer)
+	}
+	if !slices.Contains(t.QueryReviewBy, p.Party) {
+		return Errorf(EForbidden, "party %q does not review this query's results", p.Party)
+	}
+	return nil
+}
+
+// Query states.
+const (
+	QueryPendingReview = "pending_review"
+	QueryReleased      = "released"
+	QueryRejected      = "rejected"
+)
+
+// SeeResult decides whether p may see the numbers of a query run in room:
+// a released result only by the receivers' users with the receiver role; a
+// result waiting for review only by the reviewing parties' users with the
+// reviewer role; a rejected one by no one. The platform admin never.
+func SeeResult(p *Principal, room, state string, receivers, reviewBy []string) bool {
+	if p == nil || p.Kind != User {
+		return false
+	}
+	switch state {
+	case QueryReleased:
+		return p.HasRole(room, RoleReceiver) && slices.Contains(receivers, p.Party)
+	case QueryPendingReview:
+		return p.HasRole(room, RoleReviewer) && slices.Contains(reviewBy, p.Party)
+	}
+	return false
 }
 
 // needRole is the refusal of a member who lacks the role an action needs.

@@ -112,6 +112,21 @@ var matrix = map[string]struct {
 		f.proposeTemplate()
 		return RetireRequest{Version: 1}
 	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/queries": {request{path: "/api/v1/rooms/r1/queries", body: func(f *fixture, who string) any {
+		f.queryReady("  receivers: [bank]\n")
+		return RunQueryRequest{Template: "tiers"}
+	}}, with(authed(403, 403, 404, 404), "analyst", 201)},
+	"GET /api/v1/rooms/{room}/queries": {request{path: "/api/v1/rooms/r1/queries"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/queries/{query}": {request{path: "/api/v1/rooms/r1/queries/{query}", body: func(f *fixture, who string) any {
+		f.queryReady("  receivers: [bank]\n")
+		f.runQuery()
+		return nil
+	}}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/queries/{query}/review": {request{path: "/api/v1/rooms/r1/queries/{query}/review", body: func(f *fixture, who string) any {
+		f.queryReady("  receivers: [bank]\n  review_by: [bank]\n")
+		f.runQuery()
+		return ReviewRequest{Decision: "approve"}
+	}}, with(authed(403, 403, 404, 404), "reviewer", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }

@@ -71,6 +71,11 @@ paths = {
  "/api/v1/rooms/{room}/templates/{template}": {"get": op("showTemplate","A template's newest version, or ?version=N (members)","template.show",resp(200,"Template","Template"),params=[room,P("template","Template name"),Q("version","Version number")],e=(400,401,403,404))},
  "/api/v1/rooms/{room}/templates/{template}/approvals": {"post": op("approveTemplate","A reading party's signed approval of a version's canonical digest (its providers)","template.approve",resp(200,"Recorded","Template"),req="Envelope",params=[room,P("template","Template name")],e=(400,401,403,404,409,413))},
  "/api/v1/rooms/{room}/templates/{template}/retire": {"post": op("retireTemplate","Retire a version for good (providers of reading parties)","template.retire",resp(200,"Retired","Template"),req="RetireRequest",params=[room,P("template","Template name")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/queries": {
+   "post": op("runQuery","Run an approved template with parameters; a repeat of the same request returns the stored release (analysts)","query.run",resp(201,"Run; 200 for a repeat","Query"),req="RunQueryRequest",params=[room],e=(400,401,403,404,409,413)),
+   "get": op("listQueries","The room's query runs, without results (members)","query.list",resp(200,"Runs","QueryList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/queries/{query}": {"get": op("showQuery","A run; its result only for the receivers once released, the reviewers while pending","query.show",resp(200,"Run","Query"),params=[room,P("query","Query ID")],e=(401,403,404))},
+ "/api/v1/rooms/{room}/queries/{query}/review": {"post": op("reviewQuery","Approve or reject a result waiting for review (reviewers of the named parties)","query.review",resp(200,"Decided","Query"),req="ReviewRequest",params=[room,P("query","Query ID")],e=(400,401,403,404,409,413))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
 }
 S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
@@ -116,6 +121,10 @@ schemas = {
  "Template": S({"template":{"type":"object"},"digest":s,"state":{"type":"string","enum":["proposed","approved","retired"]},"proposed_by":s,"proposed_at":dt,"readers":{"type":"array","items":s},"approved_by":{"type":"array","items":s},"pending":{"type":"array","items":s}}),
  "TemplateList": S({"templates":{"type":"array","items":ref("Template")}}),
  "RetireRequest": S({"version":{"type":"integer"}},["version"]),
+ "RunQueryRequest": S({"template":s,"version":{"type":"integer"},"params":{"type":"object","additionalProperties":s}},["template"]),
+ "Query": S({"id":s,"template":s,"version":{"type":"integer"},"params":{"type":"object","additionalProperties":s},"analyst":s,"state":{"type":"string","enum":["pending_review","released","rejected"]},"receivers":{"type":"array","items":s},"review_by":{"type":"array","items":s},"repeat":{"type":"boolean"},"created_at":dt,"result":{"type":"object","description":"Released cells with noisy values, per-metric noise records (error bars), totals, suppressed cells, loss"}}),
+ "QueryList": S({"queries":{"type":"array","items":ref("Query")}}),
+ "ReviewRequest": S({"decision":{"type":"string","enum":["approve","reject"]}},["decision"]),
  "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),
  "AuditEntry": S({"seq":{"type":"integer"},"time":dt,"actor":s,"action":s,"object":s,"room":s,"outcome":{"type":"string","enum":["ok","refused"]},"code":s,"detail":{"type":"object","additionalProperties":s},"request_id":s,"prev_hash":b64,"hash":b64}),
  "AuditList": S({"entries":{"type":"array","items":ref("AuditEntry")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),

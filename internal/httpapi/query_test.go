@@ -51,12 +51,12 @@ func (f *fixture) putVersion(dataset, party string, ids []int, tier func(i int) 
 	}
 }
 
-// TestRunQuery runs an approved template end to end: two datasets joined
-// on matched people, the engine's bounded aggregates, the output controls.
-// 440 joined people are premium and 10 basic: the basic group is below
-// the minimum of 100 and is never shown.
-func TestRunQuery(t *testing.T) {
-	f := newFixture(t)
+// queryReady gives r1 two matched datasets and an approved template
+// "tiers" joining them, with the given controls lines appended. 440 joined
+// people are premium and 10 basic.
+func (f *fixture) queryReady(controls string) {
+	t := f.t
+	t.Helper()
 	f.hmacRoom()
 	var bankIDs, opIDs []int
 	for i := range 500 {
@@ -79,6 +79,7 @@ func TestRunQuery(t *testing.T) {
 		t.Fatalf("match = %d %s", status, resp)
 	}
 	yaml := strings.Replace(testTemplate, "join: [bank-customers]", "join: [bank-customers, op-subs]", 1)
+	yaml = strings.Replace(yaml, "  receivers: [bank]\n", controls, 1)
 	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml})
 	if status != 201 {
 		t.Fatalf("propose = %d %s", status, resp)
@@ -97,7 +98,15 @@ func TestRunQuery(t *testing.T) {
 		}
 		return tx.SetTemplateState("r1", "tiers", 1, string(cleanroom.TemplateApproved))
 	})
+}
 
+// TestRunQuery runs an approved template end to end: two datasets joined
+// on matched people, the engine's bounded aggregates, the output controls.
+// The basic group of 10 people is below the minimum of 100 and is never
+// shown.
+func TestRunQuery(t *testing.T) {
+	f := newFixture(t)
+	f.queryReady("  receivers: [bank]\n")
 	out, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -129,5 +138,94 @@ func TestRunQuery(t *testing.T) {
 	})
 	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil); err == nil || !strings.Contains(err.Error(), "only approved templates run") {
 		t.Fatalf("running a retired template = %v", err)
+	}
+}
+
+// runQuery runs "tiers" as the analyst and returns the run.
+func (f *fixture) runQuery() QueryBody {
+	f.t.Helper()
+	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/queries", RunQueryRequest{Template: "tiers"})
+	if status != 201 && status != 200 {
+		f.t.Fatalf("run = %d %s", status, resp)
+	}
+	var q QueryBody
+	json.Unmarshal(resp, &q)
+	f.ids["query"] = q.ID
+	return q
+}
+
+func (f *fixture) seeQuery(who, id string) (int, QueryBody) {
+	f.t.Helper()
+	status, resp := f.do(who, "GET", "/api/v1/rooms/r1/queries/"+id, nil)
+	var q QueryBody
+	json.Unmarshal(resp, &q)
+	return status, q
+}
+
+// TestQueryRolesAndRepeats: who sees a result, when; review; and a
+// byte-identical request spends nothing.
+func TestQueryRolesAndRepeats(t *testing.T) {
+	f := newFixture(t)
+	f.queryReady("  receivers: [bank]\n  review_by: [bank]\n")
+	q := f.runQuery()
+	if q.State != "pending_review" || q.Result != nil {
+		t.Fatalf("run = %+v, want pending without a result for the analyst", q)
+	}
+	// Pending: the reviewer sees it, the receiver does not, nor the admin.
+	if _, got := f.seeQuery("reviewer", q.ID); got.Result == nil {
+		t.Error("the reviewer does not see the pending result")
+	}
+	if _, got := f.seeQuery("receiver", q.ID); got.Result != nil {
+		t.Error("a receiver sees a pending result")
+	}
+	if status, _ := f.seeQuery("admin", q.ID); status != 403 {
+		t.Errorf("the admin reading a query = %d, want 403", status)
+	}
+	if status, _ := f.seeQuery("outsider", q.ID); status != 404 {
+		t.Errorf("a member of another room reading a query = %d, want 404", status)
+	}
+	// Only the reviewer decides.
+	if status, _ := f.do("receiver", "POST", "/api/v1/rooms/r1/queries/"+q.ID+"/review", ReviewRequest{Decision: "approve"}); status != 403 {
+		t.Errorf("a receiver reviewing = %d, want 403", status)
+	}
+	if status, resp := f.do("reviewer", "POST", "/api/v1/rooms/r1/queries/"+q.ID+"/review", ReviewRequest{Decision: "approve"}); status != 200 {
+		t.Fatalf("review = %d %s", status, resp)
+	}
+	_, got := f.seeQuery("receiver", q.ID)
+	if got.State != "released" || got.Result == nil || len(got.Result.Cells) != 1 {
+		t.Fatalf("released result for the receiver = %+v", got)
+	}
+	if _, got := f.seeQuery("analyst", q.ID); got.Result != nil {
+		t.Error("an analyst without the receiver role sees the result")
+	}
+	// A repeat returns the stored release and spends nothing.
+	spent := func() float64 {
+		var rho float64
+		f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+			us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
+			for _, u := range us {
+				rho += u.Spent.Rho
+			}
+			return err
+		})
+		return rho
+	}
+	before := spent()
+	again := f.runQuery()
+	if !again.Repeat || again.ID != q.ID || spent() != before {
+		t.Fatalf("repeat = %+v, spent %v -> %v; want the stored release and nothing spent", again, before, spent())
+	}
+}
+
+// TestQueryForAnotherParty: results addressed only to the operator are
+// never shown to the bank's users, whatever their roles.
+func TestQueryForAnotherParty(t *testing.T) {
+	f := newFixture(t)
+	f.queryReady("  receivers: [operator]\n")
+	q := f.runQuery()
+	for _, who := range []string{"analyst", "receiver", "reviewer", "provider", "payer"} {
+		if _, got := f.seeQuery(who, q.ID); got.Result != nil {
+			t.Errorf("bank's %s sees a result addressed to the operator", who)
+		}
 	}
 }

@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
@@ -356,6 +356,9 @@ func defaultObject(r *http.Request) string {
 	if t := r.PathValue("template"); t != "" {
 		return "template:" + t
 	}
+	if q := r.PathValue("query"); q != "" {
+		return "query:" + q
+	}
 	if m := r.PathValue("match"); m != "" {
 		return "match:" + m
 	}
@@ -449,6 +452,17 @@ func (s *Server) fillTarget(tx *sqlite.Tx, c *call) error {
 				return err
 			}
 			t.TemplateReaders = tpl.Readers(owners)
+		case cleanroom.ENotFound:
+		default:
+			return err
+		}
+	}
+	if id := c.r.PathValue("query"); id != "" && t.RoomExists {
+		t.Query = id
+		q, err := tx.Query(t.Room, id)
+		switch cleanroom.ErrorCode(err) {
+		case "":
+			t.QueryExists, t.QueryReviewBy = true, q.ReviewBy
 		case cleanroom.ENotFound:
 		default:
 			return err
