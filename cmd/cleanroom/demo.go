@@ -278,6 +278,28 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		step("match report for operator: %s × %s matched %s people (waterfall:%s), match rate of subscribers %.1f %%",
 			p.Datasets[0], p.Datasets[1], matched, steps, 100*p.MatchRate["subscribers"])
 	}
+
+	// Segment sizing: the operator's analyst runs an approved template, the
+	// bank reviews the result, the operator receives it.
+	q, err := olivia.RunQuery(ctx, demoRoom, httpapi.RunQueryRequest{Template: "tier-by-default-flag",
+		Params: map[string]string{"flag": "false", "since": "2010-01-01"}})
+	if err != nil {
+		return nil, fmt.Errorf("run query: %w", err)
+	}
+	ben := admin.WithToken(session.Users["bank/ben"])
+	if q.State == "pending_review" {
+		if _, err := ben.ReviewQuery(ctx, demoRoom, q.ID, "approve"); err != nil {
+			return nil, fmt.Errorf("review query: %w", err)
+		}
+		step("bank/ben reviewed and approved query %s", q.ID)
+	}
+	if q, err = olivia.ShowQuery(ctx, demoRoom, q.ID); err != nil {
+		return nil, err
+	}
+	step("operator/olivia ran tier-by-default-flag (flag=false, since=2010-01-01); the released result:")
+	if err := printQuery(out, q); err != nil {
+		return nil, err
+	}
 	return session, nil
 }
 

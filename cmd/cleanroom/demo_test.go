@@ -70,7 +70,8 @@ func TestDemo(t *testing.T) {
 		"operator/olivia uploaded operator_subscribers.csv as version 1 of dataset subscribers: 2000 rows",
 		"bank/ben uploaded bank_customers.csv as version 1 of dataset customers: 1000 rows",
 		"template tier-by-default-flag version 1 proposed by the operator and approved by bank and operator: approved",
-		"match report for operator: customers × subscribers matched"} {
+		"match report for operator: customers × subscribers matched",
+		"operator/olivia ran tier-by-default-flag"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

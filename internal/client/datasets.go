@@ -135,3 +135,23 @@ func (c *Client) ApproveTemplate(ctx context.Context, room, name string, env sta
 func (c *Client) RetireTemplate(ctx context.Context, room, name string, version int) (*httpapi.TemplateBody, error) {
 	return send[httpapi.TemplateBody](ctx, c, http.MethodPost, roomPath(room)+"/templates/"+seg(name)+"/retire", httpapi.RetireRequest{Version: version})
 }
+
+// RunQuery runs an approved template.
+func (c *Client) RunQuery(ctx context.Context, room string, req httpapi.RunQueryRequest) (*httpapi.QueryBody, error) {
+	return send[httpapi.QueryBody](ctx, c, http.MethodPost, roomPath(room)+"/queries", req)
+}
+
+// ListQueries lists a room's query runs.
+func (c *Client) ListQueries(ctx context.Context, room string) (*httpapi.QueryList, error) {
+	return get[httpapi.QueryList](ctx, c, roomPath(room)+"/queries")
+}
+
+// ShowQuery returns a query run, with its result if the caller may see it.
+func (c *Client) ShowQuery(ctx context.Context, room, id string) (*httpapi.QueryBody, error) {
+	return get[httpapi.QueryBody](ctx, c, roomPath(room)+"/queries/"+seg(id))
+}
+
+// ReviewQuery approves or rejects a result waiting for review.
+func (c *Client) ReviewQuery(ctx context.Context, room, id, decision string) (*httpapi.QueryBody, error) {
+	return send[httpapi.QueryBody](ctx, c, http.MethodPost, roomPath(room)+"/queries/"+seg(id)+"/review", httpapi.ReviewRequest{Decision: decision})
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+)
+
+func init() { commands = append(commands, newQueryCmd, newReviewCmd) }
+
+func newQueryCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Run approved templates and read their results",
+		Long: `An analyst runs an approved template with its typed parameters over the people
+the latest match run found. The room reserves the privacy budget of every
+dataset the template reads before anything runs, computes the aggregates with
+each person's contribution bounded, and releases them through the output
+controls: groups below the minimum size are never shown, every number carries
+noise and its error bars. A result goes to the template's receivers, after its
+reviewers approve it if the template names any. The same request over the same
+data returns the stored result and spends nothing.`,
+	}
+	cmd.AddCommand(newQueryRunCmd(g), newQueryListCmd(g), newQueryResultCmd(g))
+	return group(cmd)
+}
+
+func newQueryRunCmd(g *globals) *cobra.Command {
+	var room string
+	var version int
+	var params []string
+	cmd := &cobra.Command{
+		Use:     "run TEMPLATE --room ROOM [--param name=value ...] [--version N]",
+		Short:   "Run an approved template (analyst)",
+		Example: `  cleanroom query run tier-by-default-flag --room operator-bank --param flag=true --param since=2020-01-01`,
+		Args:    wantArgs("TEMPLATE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			ps := map[string]string{}
+			for _, p := range params {
+				k, v, ok := strings.Cut(p, "=")
+				if !ok || k == "" {
+					return withHint(usageError{fmt.Errorf("--param %q is not name=value", p)}, "for example: --param flag=true")
+				}
+				ps[k] = v
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				q, err := c.RunQuery(cmd.Context(), room, httpapi.RunQueryRequest{Template: args[0], Version: version, Params: ps})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g.stdout, q)
+				}
+				return printQuery(g.stdout, q)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	cmd.Flags().IntVar(&version, "version", 0, "the template version (default the newest)")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "a parameter as name=value; repeat for each")
+	return cmd
+}
+
+func newQueryListCmd(g *globals) *cobra.Command {
+	var room string
+	cmd := &cobra.Command{
+		Use:   "list --room ROOM",
+		Short: "List a room's query runs (members)",
+		Args:  wantArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				l, err := c.ListQueries(cmd.Context(), room)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g.stdout, l)
+				}
+				tw := newTable(g.stdout, "QUERY", "TEMPLATE", "VERSION", "STATE", "ANALYST", "RECEIVERS", "CREATED")
+				for _, q := range l.Queries {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", q.ID, q.Template, q.Version, q.State, q.Analyst,
+						dashIfEmpty(q.Receivers), q.CreatedAt.Format(tableTime))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	return cmd
+}
+
+func newQueryResultCmd(g *globals) *cobra.Command {
+	var room string
+	cmd := &cobra.Command{
+		Use:   "result QUERY --room ROOM",
+		Short: "Show a query run and, if you may see it, its result",
+		Args:  wantArgs("QUERY"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				q, err := c.ShowQuery(cmd.Context(), room, args[0])
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g.stdout, q)
+				}
+				return printQuery(g.stdout, q)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	return cmd
+}
+
+// printQuery prints a run and its result as a table with error bars.
+func printQuery(w io.Writer, q *httpapi.QueryBody) error {
+	repeat := ""
+	if q.Repeat {
+		repeat = " (a repeat: the stored result, nothing spent)"
+	}
+	fmt.Fprintf(w, "query %s: template %s version %d, %s%s\n", q.ID, q.Template, q.Version, q.State, repeat)
+	r := q.Result
+	if r == nil {
+		switch q.State {
+		case "pending_review":
+			fmt.Fprintf(w, "waiting for the review of %s\n", strings.Join(q.ReviewBy, ", "))
+		case "released":
+			fmt.Fprintf(w, "released to %s\n", strings.Join(q.Receivers, ", "))
+		}
+		return nil
+	}
+	header := []string{"GROUP"}
+	for _, m := range r.Metrics {
+		header = append(header, strings.ToUpper(m.Name)+" (±95 %)")
+	}
+	tw := newTable(w, header...)
+	for _, c := range r.Cells {
+		fmt.Fprint(tw, strings.Join(c.Key, " / "))
+		for i, v := range c.Values {
+			fmt.Fprintf(tw, "\t%s ± %s", num(v), num(r.Metrics[i].Noise.Interval95))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d groups not shown (fewer than %d people, or not selected)\n", r.Suppressed, r.MinGroupSize)
+	for _, m := range r.Metrics {
+		if !math.IsNaN(m.Total) {
+			fmt.Fprintf(w, "total %s over shown groups: %s\n", m.Name, num(m.Total))
+		}
+	}
+	fmt.Fprintf(w, "privacy cost: ρ %g, selection ε %g, δ %g\n", r.Loss.Rho, r.Loss.Epsilon, r.Loss.Delta)
+	return nil
+}
+
+func num(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func newReviewCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Approve or reject results waiting for your party's review (reviewer)",
+	}
+	var room string
+	decide := func(decision string) *cobra.Command {
+		c := &cobra.Command{
+			Use:   decision + " QUERY --room ROOM",
+			Short: strings.ToUpper(decision[:1]) + decision[1:] + " a result waiting for review",
+			Args:  wantArgs("QUERY"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := required(cmd, "room", room); err != nil {
+					return err
+				}
+				return g.withClient(cmd.Context(), func(c *client.Client) error {
+					q, err := c.ReviewQuery(cmd.Context(), room, args[0], decision)
+					if err != nil {
+						return err
+					}
+					if g.json {
+						return printJSON(g.stdout, q)
+					}
+					fmt.Fprintf(g.stdout, "Query %s is %s.\n", q.ID, q.State)
+					return nil
+				})
+			},
+		}
+		c.Flags().StringVar(&room, "room", "", "the room (required)")
+		return c
+	}
+	list := &cobra.Command{
+		Use:   "list --room ROOM",
+		Short: "List results waiting for review",
+		Args:  wantArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				l, err := c.ListQueries(cmd.Context(), room)
+				if err != nil {
+					return err
+				}
+				tw := newTable(g.stdout, "QUERY", "TEMPLATE", "VERSION", "REVIEW BY", "CREATED")
+				for _, q := range l.Queries {
+					if q.State == "pending_review" {
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", q.ID, q.Template, q.Version, strings.Join(q.ReviewBy, ","), q.CreatedAt.Format(tableTime))
+					}
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&room, "room", "", "the room (required)")
+	cmd.AddCommand(list, decide("approve"), decide("reject"))
+	return group(cmd)
+}
