@@ -55,6 +55,9 @@ const (
 	ActionQueryList   Action = "query.list"
 	ActionQueryShow   Action = "query.show"
 	ActionQueryReview Action = "query.review"
+	// ActionQueryExplain shows a run's plan and utility preview; it reads
+	// no data and spends nothing.
+	ActionQueryExplain Action = "query.explain"
 
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
@@ -74,7 +77,7 @@ var Actions = []Action{
 	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
 	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
-	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview,
+	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -204,7 +207,7 @@ func Authorize(p *Principal, a Action, t Target) error {
 	case ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire:
 		return authorizeTemplate(p, a, t)
 
-	case ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview:
+	case ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain:
 		return authorizeQuery(p, a, t)
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
@@ -350,7 +353,7 @@ func authorizeQuery(p *Principal, a Action, t Target) error {
 		return Errorf(ENotFound, "query %s not found in room %q", t.Query, t.Room)
 	}
 	switch a {
-	case ActionQueryList, ActionQueryShow:
+	case ActionQueryList, ActionQueryShow, ActionQueryExplain:
 		return nil
 	case ActionQueryRun:
 		if p.HasRole(t.Room, RoleAnalyst) {

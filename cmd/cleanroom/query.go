@@ -27,7 +27,7 @@ noise and its error bars. A result goes to the template's receivers, after its
 reviewers approve it if the template names any. The same request over the same
 data returns the stored result and spends nothing.`,
 	}
-	cmd.AddCommand(newQueryRunCmd(g), newQueryListCmd(g), newQueryResultCmd(g))
+	cmd.AddCommand(newQueryRunCmd(g), newQueryExplainCmd(g), newQueryListCmd(g), newQueryResultCmd(g))
 	return group(cmd)
 }
 
@@ -44,13 +44,9 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 			if err := required(cmd, "room", room); err != nil {
 				return err
 			}
-			ps := map[string]string{}
-			for _, p := range params {
-				k, v, ok := strings.Cut(p, "=")
-				if !ok || k == "" {
-					return withHint(usageError{fmt.Errorf("--param %q is not name=value", p)}, "for example: --param flag=true")
-				}
-				ps[k] = v
+			ps, err := parseParams(params)
+			if err != nil {
+				return err
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				q, err := c.RunQuery(cmd.Context(), room, httpapi.RunQueryRequest{Template: args[0], Version: version, Params: ps})
@@ -61,6 +57,70 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 					return printJSON(g.stdout, q)
 				}
 				return printQuery(g.stdout, q)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	cmd.Flags().IntVar(&version, "version", 0, "the template version (default the newest)")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "a parameter as name=value; repeat for each")
+	return cmd
+}
+
+func parseParams(params []string) (map[string]string, error) {
+	ps := map[string]string{}
+	for _, p := range params {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, withHint(usageError{fmt.Errorf("--param %q is not name=value", p)}, "for example: --param flag=true")
+		}
+		ps[k] = v
+	}
+	return ps, nil
+}
+
+func newQueryExplainCmd(g *globals) *cobra.Command {
+	var room string
+	var version int
+	var params []string
+	cmd := &cobra.Command{
+		Use:   "explain TEMPLATE --room ROOM [--param name=value ...]",
+		Short: "Show a run's plan, controls and utility preview before running it",
+		Long: `Explain shows what a run would do without reading data or spending budget:
+the compiled plan, the noise each cell will carry (standard deviation and 95 %
+interval), the probability that a group of n people is shown, and the privacy
+cost. So a result that would be "too noisy" or mostly suppressed is seen first.`,
+		Args: wantArgs("TEMPLATE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			ps, err := parseParams(params)
+			if err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				e, err := c.ExplainQuery(cmd.Context(), room, httpapi.RunQueryRequest{Template: args[0], Version: version, Params: ps})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g.stdout, e)
+				}
+				fmt.Fprintf(g.stdout, "%s\n", strings.TrimRight(e.Plan, "\n"))
+				fmt.Fprintln(g.stdout)
+				tw := newTable(g.stdout, "METRIC", "KIND", "NOISE STD DEV", "95 % INTERVAL")
+				for _, m := range e.Preview.Metrics {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t± %s\n", m.Name, m.Kind, num(m.Noise.StdDev), num(m.Noise.Interval95))
+				}
+				tw.Flush()
+				fmt.Fprintln(g.stdout)
+				tw = newTable(g.stdout, "GROUP SIZE", "P(SHOWN)")
+				for _, k := range e.Preview.Keep {
+					fmt.Fprintf(tw, "%d\t%.3f\n", k.N, k.P)
+				}
+				tw.Flush()
+				fmt.Fprintf(g.stdout, "\nprivacy cost: ρ %g, selection ε %g, δ %g\n", e.Preview.Loss.Rho, e.Preview.Loss.Epsilon, e.Preview.Loss.Delta)
+				return nil
 			})
 		},
 	}

@@ -155,3 +155,8 @@ func (c *Client) ShowQuery(ctx context.Context, room, id string) (*httpapi.Query
 func (c *Client) ReviewQuery(ctx context.Context, room, id, decision string) (*httpapi.QueryBody, error) {
 	return send[httpapi.QueryBody](ctx, c, http.MethodPost, roomPath(room)+"/queries/"+seg(id)+"/review", httpapi.ReviewRequest{Decision: decision})
 }
+
+// ExplainQuery returns a run's plan and utility preview.
+func (c *Client) ExplainQuery(ctx context.Context, room string, req httpapi.RunQueryRequest) (*httpapi.Explain, error) {
+	return send[httpapi.Explain](ctx, c, http.MethodPost, roomPath(room)+"/queries/explain", req)
+}

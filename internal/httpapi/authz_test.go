@@ -117,6 +117,10 @@ var matrix = map[string]struct {
 		return RunQueryRequest{Template: "tiers"}
 	}}, with(authed(403, 403, 404, 404), "analyst", 201)},
 	"GET /api/v1/rooms/{room}/queries": {request{path: "/api/v1/rooms/r1/queries"}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/queries/explain": {request{path: "/api/v1/rooms/r1/queries/explain", body: func(f *fixture, who string) any {
+		f.queryReady("  receivers: [bank]\n")
+		return RunQueryRequest{Template: "tiers"}
+	}}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/queries/{query}": {request{path: "/api/v1/rooms/r1/queries/{query}", body: func(f *fixture, who string) any {
 		f.queryReady("  receivers: [bank]\n")
 		f.runQuery()

@@ -74,6 +74,7 @@ paths = {
  "/api/v1/rooms/{room}/queries": {
    "post": op("runQuery","Run an approved template with parameters; a repeat of the same request returns the stored release (analysts)","query.run",resp(201,"Run; 200 for a repeat","Query"),req="RunQueryRequest",params=[room],e=(400,401,403,404,409,413)),
    "get": op("listQueries","The room's query runs, without results (members)","query.list",resp(200,"Runs","QueryList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/queries/explain": {"post": op("explainQuery","The plan, controls and utility preview of a run (noise per cell, release probability by group size); reads no data, spends nothing (members)","query.explain",resp(200,"Explanation","Explain"),req="RunQueryRequest",params=[room],e=(400,401,403,404,413))},
  "/api/v1/rooms/{room}/queries/{query}": {"get": op("showQuery","A run; its result only for the receivers once released, the reviewers while pending","query.show",resp(200,"Run","Query"),params=[room,P("query","Query ID")],e=(401,403,404))},
  "/api/v1/rooms/{room}/queries/{query}/review": {"post": op("reviewQuery","Approve or reject a result waiting for review (reviewers of the named parties)","query.review",resp(200,"Decided","Query"),req="ReviewRequest",params=[room,P("query","Query ID")],e=(400,401,403,404,409,413))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
@@ -123,6 +124,7 @@ schemas = {
  "RetireRequest": S({"version":{"type":"integer"}},["version"]),
  "RunQueryRequest": S({"template":s,"version":{"type":"integer"},"params":{"type":"object","additionalProperties":s}},["template"]),
  "Query": S({"id":s,"template":s,"version":{"type":"integer"},"params":{"type":"object","additionalProperties":s},"analyst":s,"state":{"type":"string","enum":["pending_review","released","rejected"]},"receivers":{"type":"array","items":s},"review_by":{"type":"array","items":s},"repeat":{"type":"boolean"},"created_at":dt,"result":{"type":"object","description":"Released cells with noisy values, per-metric noise records (error bars), totals, suppressed cells, loss"}}),
+ "Explain": S({"template":s,"version":{"type":"integer"},"plan":s,"datasets":{"type":"array","items":{"type":"object"}},"preview":{"type":"object","description":"metrics: noise per cell; keep: probability that a group of n people is shown; loss"}}),
  "QueryList": S({"queries":{"type":"array","items":ref("Query")}}),
  "ReviewRequest": S({"decision":{"type":"string","enum":["approve","reject"]}},["decision"]),
  "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),

@@ -54,6 +54,8 @@ func (s *Server) queryRoutes() []Route {
 			decode:  decodeInto(func(c *call, v *RunQueryRequest) error { c.body = &queryWork{req: v}; return nil }),
 			prepare: s.prepareQuery, handle: s.recordQuery},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/queries", Action: cleanroom.ActionQueryList, handle: s.listQueries},
+		{Method: "POST", Pattern: "/api/v1/rooms/{room}/queries/explain", Action: cleanroom.ActionQueryExplain,
+			decode: decodeInto(func(c *call, v *RunQueryRequest) error { c.body = v; return nil }), handle: s.explainQuery},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/queries/{query}", Action: cleanroom.ActionQueryShow, handle: s.showQuery},
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/queries/{query}/review", Action: cleanroom.ActionQueryReview, Mutates: true,
 			decode: decodeInto(func(c *call, v *ReviewRequest) error { c.body = v; return nil }), handle: s.reviewQuery},
@@ -286,4 +288,16 @@ func (s *Server) reviewQuery(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, s.queryBodyOf(q, nil, c.p), nil
+}
+
+func (s *Server) explainQuery(c *call) (int, any, error) {
+	req := c.body.(*RunQueryRequest)
+	if req.Template == "" {
+		return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "field \"template\" is required")
+	}
+	e, err := s.ExplainQuery(c.r.Context(), c.target.Room, req.Template, req.Version, req.Params)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e, nil
 }

@@ -44,13 +44,20 @@ type QueryOutcome struct {
 	Release  *release.Release  `json:"release"`
 }
 
-// RunQuery runs an approved template with an analyst's parameters over the
-// room people of the newest match run: it compiles the plan, reserves the
-// release's budget on every dataset it reads, computes the exact bounded
-// aggregates in an in-memory DuckDB, and releases them through the output
-// controls. The budget is committed once the release exists and released
-// if the run fails before.
-func (s *Server) RunQuery(ctx context.Context, room, name string, version int, params map[string]string) (*QueryOutcome, error) {
+// queryPlan is a run planned before anything is read or spent.
+type queryPlan struct {
+	template cleanroom.Template
+	version  int
+	plan     *engine.Plan
+	metrics  []release.Metric
+	controls release.Controls
+	datasets []RunDataset
+	reads    map[string]match.AssignedDataset
+}
+
+// planQuery binds and compiles an approved template against the newest
+// match run and derives the release's controls. It reads no data.
+func (s *Server) planQuery(ctx context.Context, room, name string, version int, params map[string]string) (*queryPlan, error) {
 	var row *sqlite.TemplateRow
 	var schemas map[string]*cleanroom.Schema
 	var owners map[string]string
@@ -67,16 +74,16 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	if row.State != string(cleanroom.TemplateApproved) {
 		return nil, cleanroom.Errorf(cleanroom.EInvalid, "template %q version %d is %s; only approved templates run", name, row.Version, row.State)
 	}
-	var t cleanroom.Template
-	if err := json.Unmarshal(row.Content, &t); err != nil {
+	q := &queryPlan{version: row.Version, reads: map[string]match.AssignedDataset{}}
+	if err := json.Unmarshal(row.Content, &q.template); err != nil {
 		return nil, err
 	}
-	bound, err := template.Bind(&t, params)
+	t := &q.template
+	bound, err := template.Bind(t, params)
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	plan, err := engine.Compile(&t, bound, schemas)
-	if err != nil {
+	if q.plan, err = engine.Compile(t, bound, schemas); err != nil {
 		return nil, err
 	}
 	assignment, err := s.ReadAssignment(ctx, room)
@@ -87,59 +94,66 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		return nil, cleanroom.Errorf(cleanroom.EInvalid, "room %q has no finished match run", room).
 			WithHint("a provider runs `cleanroom match run --room %s` first", room)
 	}
-	reads := map[string]match.AssignedDataset{}
 	for _, ds := range assignment.Datasets {
-		reads[ds.Dataset] = ds
+		q.reads[ds.Dataset] = ds
 	}
-	out := &QueryOutcome{Template: name, Version: row.Version, Params: params}
+	var size int64 = 1
 	for _, d := range t.Join {
-		ad, ok := reads[d]
+		ad, ok := q.reads[d]
 		if !ok {
 			return nil, cleanroom.Errorf(cleanroom.EInvalid, "dataset %q was not in the newest match run", d).
 				WithHint("run matching again after the dataset's upload")
 		}
-		out.Datasets = append(out.Datasets, RunDataset{Dataset: d, Party: owners[d], Version: ad.Version})
+		q.datasets = append(q.datasets, RunDataset{Dataset: d, Party: owners[d], Version: ad.Version})
+		size = max(size, int64(len(ad.Rows)))
 	}
-	id, _ := cleanroom.NewTokenSecret()
-	out.ID = id
+	for _, m := range q.plan.Metrics {
+		q.metrics = append(q.metrics, release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale})
+	}
+	limit, err := dp.DeltaLimit(size)
+	if err != nil {
+		return nil, err
+	}
+	q.controls = release.Controls{MinGroupSize: int64(t.Controls.MinGroupSize), Rho: t.Controls.Rho, Epsilon: t.Controls.Epsilon,
+		L0: int64(t.Controls.MaxGroupsPerPerson), Coarsen: t.Controls.Coarsen,
+		SelectionEpsilon: querySelectionEpsilon, SelectionDelta: min(limit/2, dp.MaxDelta) * queryDeltaShare}
+	return q, nil
+}
 
-	metrics := make([]release.Metric, len(plan.Metrics))
-	for i, m := range plan.Metrics {
-		metrics[i] = release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale}
+// RunQuery runs an approved template with an analyst's parameters over the
+// room people of the newest match run: it compiles the plan, reserves the
+// release's budget on every dataset it reads, computes the exact bounded
+// aggregates in an in-memory DuckDB, and releases them through the output
+// controls. The budget is committed once the release exists and released
+// if the run fails before.
+func (s *Server) RunQuery(ctx context.Context, room, name string, version int, params map[string]string) (*QueryOutcome, error) {
+	q, err := s.planQuery(ctx, room, name, version, params)
+	if err != nil {
+		return nil, err
 	}
+	t := &q.template
+	id, _ := cleanroom.NewTokenSecret()
+	out := &QueryOutcome{ID: id, Template: name, Version: q.version, Params: params, Datasets: q.datasets}
 	// Reserve the budget before anything runs; a run that would overspend
 	// is refused here.
-	var ctl release.Controls
 	err = s.db.Update(ctx, func(tx *sqlite.Tx) error {
-		var size int64 = 1
-		for _, d := range out.Datasets {
-			b, err := s.ensureBudget(tx, room, d)
-			if err != nil {
+		var dr []sqlite.DatasetRead
+		for _, d := range q.datasets {
+			if _, err := s.ensureBudget(tx, room, d); err != nil {
 				return err
 			}
-			size = max(size, b.Size)
-		}
-		limit, err := dp.DeltaLimit(size)
-		if err != nil {
-			return err
-		}
-		ctl = release.Controls{MinGroupSize: int64(t.Controls.MinGroupSize), Rho: t.Controls.Rho, Epsilon: t.Controls.Epsilon,
-			L0: int64(t.Controls.MaxGroupsPerPerson), Coarsen: t.Controls.Coarsen,
-			SelectionEpsilon: querySelectionEpsilon, SelectionDelta: min(limit/2, dp.MaxDelta) * queryDeltaShare}
-		loss, err := release.Plan(ctl, metrics)
-		if err != nil {
-			return err
-		}
-		var dr []sqlite.DatasetRead
-		for _, d := range out.Datasets {
 			dr = append(dr, sqlite.DatasetRead{Dataset: budgetID(room, d.Dataset)})
+		}
+		loss, err := release.Plan(q.controls, q.metrics)
+		if err != nil {
+			return err
 		}
 		receiver := "members"
 		if len(t.Controls.Receivers) > 0 {
 			receiver = t.Controls.Receivers[0]
 		}
 		return tx.ReserveBudget(sqlite.BudgetRequest{ID: "query:" + id, Receiver: receiver, Loss: loss, Reads: dr,
-			Description: "template " + name + " version " + fmt.Sprint(row.Version)})
+			Description: "template " + name + " version " + fmt.Sprint(q.version)})
 	})
 	if err != nil {
 		return nil, err
@@ -153,16 +167,16 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		})
 	}
 
-	res, err := s.execute(ctx, room, plan, reads, out.Datasets)
+	res, err := s.execute(ctx, room, q.plan, q.reads, q.datasets)
 	if err != nil {
 		if serr := settle(false); serr != nil {
 			s.log.Error("release budget reservation", "query", id, "err", serr)
 		}
 		return nil, err
 	}
-	groups := allGroups(plan, res)
+	groups := allGroups(q.plan, res)
 	err = dp.PadTo(ctx, time.Now().Add(releasePadding), func() (err error) {
-		out.Release, err = release.Apply(ctl, metrics, groups)
+		out.Release, err = release.Apply(q.controls, q.metrics, groups)
 		return err
 	})
 	// Once noise has been drawn the budget is spent, whatever happens next.
@@ -172,10 +186,33 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range plan.Keys {
+	for _, k := range q.plan.Keys {
 		out.Groups = append(out.Groups, k.Column.Name)
 	}
 	return out, nil
+}
+
+// Explain is what a run would do, shown before anything runs or is spent.
+type Explain struct {
+	Template string           `json:"template"`
+	Version  int              `json:"version"`
+	Plan     string           `json:"plan"`
+	Datasets []RunDataset     `json:"datasets"`
+	Preview  *release.Preview `json:"preview"`
+}
+
+// ExplainQuery plans a run and previews its utility: the noise per cell
+// and the probability that a group of n people is shown.
+func (s *Server) ExplainQuery(ctx context.Context, room, name string, version int, params map[string]string) (*Explain, error) {
+	q, err := s.planQuery(ctx, room, name, version, params)
+	if err != nil {
+		return nil, err
+	}
+	p, err := release.PreviewOf(q.controls, q.metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Explain{Template: name, Version: q.version, Plan: q.plan.String(), Datasets: q.datasets, Preview: p}, nil
 }
 
 // ensureBudget returns a dataset's budget, creating the default one.

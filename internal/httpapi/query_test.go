@@ -107,6 +107,14 @@ func (f *fixture) queryReady(controls string) {
 func TestRunQuery(t *testing.T) {
 	f := newFixture(t)
 	f.queryReady("  receivers: [bank]\n")
+	// Explain reads nothing and spends nothing.
+	e, err := f.srv.ExplainQuery(t.Context(), "r1", "tiers", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Plan, "min group size: 100") || len(e.Preview.Keep) == 0 || e.Preview.Keep[0].P != 0 || e.Preview.Metrics[0].Noise.StdDev <= 0 {
+		t.Fatalf("explain = %+v", e)
+	}
 	out, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
 	if err != nil {
 		t.Fatal(err)

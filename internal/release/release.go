@@ -271,3 +271,44 @@ func coarsen(v, step float64) float64 {
 	}
 	return math.Round(v/step) * step
 }
+
+// MetricPreview is the noise one metric's cells will carry.
+type MetricPreview struct {
+	Name  string    `json:"name"`
+	Kind  string    `json:"kind"`
+	Noise dp.Record `json:"noise"`
+}
+
+// Preview is what a release with these controls will look like, before
+// anything runs or is spent: each metric's noise per cell, the probability
+// that a group of n people is shown, and the loss.
+type Preview struct {
+	Metrics []MetricPreview `json:"metrics"`
+	Keep    []dp.KeepPoint  `json:"keep"`
+	Loss    dp.Loss         `json:"loss"`
+}
+
+// PreviewOf returns the utility preview of a planned release.
+func PreviewOf(ctl Controls, metrics []Metric) (*Preview, error) {
+	sel, mechs, err := build(ctl, metrics)
+	if err != nil {
+		return nil, err
+	}
+	loss, err := Plan(ctl, metrics)
+	if err != nil {
+		return nil, err
+	}
+	p := &Preview{Loss: loss}
+	for i, m := range mechs {
+		u := dp.Preview(describer{m.record}, sel, nil)
+		p.Metrics = append(p.Metrics, MetricPreview{Name: metrics[i].Name, Kind: metrics[i].Kind, Noise: u.Cell})
+		if i == 0 {
+			p.Keep = u.Keep
+		}
+	}
+	return p, nil
+}
+
+type describer struct{ f func() dp.Record }
+
+func (d describer) Record() dp.Record { return d.f() }

@@ -124,3 +124,19 @@ func TestDifferencing(t *testing.T) {
 	}
 	t.Logf("differencing: MSE %.0f vs 2σ² %.0f (σ = %.1f per release); the person's value was %d", mse, want, sigma, x/100)
 }
+
+func TestPreview(t *testing.T) {
+	p, err := PreviewOf(controls(nil), metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Metrics) != 3 || p.Metrics[0].Noise.StdDev <= 0 || len(p.Keep) < 3 {
+		t.Fatalf("preview = %+v", p)
+	}
+	if p.Keep[0].N != 99 || p.Keep[0].P != 0 {
+		t.Errorf("keep curve starts at %+v, want n = 99 with p = 0", p.Keep[0])
+	}
+	if last := p.Keep[len(p.Keep)-1]; last.P < 0.99 {
+		t.Errorf("keep curve ends at %+v, want near-certain release", last)
+	}
+}
