@@ -27,8 +27,8 @@ const (
 	// queryDeltaShare is the share of a dataset's lifetime δ one release's
 	// selection spends.
 	queryDeltaShare = 0.05
-	// queryMemoryLimit bounds the in-memory engine of one run.
-	queryMemoryLimit = 2 << 30
+	// defaultQueryMemoryLimit bounds the in-memory engine of one run.
+	defaultQueryMemoryLimit = 2 << 30
 	// releasePadding is the fixed time a release's noise takes to draw.
 	releasePadding = 200 * time.Millisecond
 )
@@ -245,7 +245,7 @@ func defaultCap(size int64) dp.Loss {
 // execute loads the datasets a plan reads into a fresh in-memory DuckDB
 // and runs the plan.
 func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, reads map[string]match.AssignedDataset, ds []RunDataset) (*engine.Result, error) {
-	db, err := duckdb.Open(ctx, duckdb.Limits{MemoryLimit: queryMemoryLimit})
+	db, err := duckdb.Open(ctx, duckdb.Limits{MemoryLimit: s.queryMem})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func (f *fixture) putVersion(dataset, party string, ids []int, tier func(i int) 
 	w, _ := upload.NewWriter(&buf, h)
 	for _, i := range ids {
 		var t upload.Token
-		t[0], t[1], t[2] = 1, byte(i), byte(i>>8) // shared across datasets: an hmac room compares tokens as they are
+		t[0], t[1], t[2], t[3] = 1, byte(i), byte(i>>8), byte(i>>16) // shared across datasets: an hmac room compares tokens as they are
 		w.Write(upload.Row{Tokens: []*upload.Token{&t}, Values: []string{tier(i)}})
 	}
 	if err := w.Close(); err != nil {
@@ -55,17 +56,27 @@ func (f *fixture) putVersion(dataset, party string, ids []int, tier func(i int) 
 // "tiers" joining them, with the given controls lines appended. 440 joined
 // people are premium and 10 basic.
 func (f *fixture) queryReady(controls string) {
-	t := f.t
-	t.Helper()
-	f.hmacRoom()
-	var bankIDs, opIDs []int
+	f.t.Helper()
+	var bankIDs []int
 	for i := range 500 {
 		bankIDs = append(bankIDs, i)
 	}
-	for i := range 450 {
-		opIDs = append(opIDs, i)
+	f.hmacRoomData(bankIDs)
+	f.approvedTemplate(controls)
+}
+
+// hmacRoomData makes r1 an hmac room with the bank's dataset of the given
+// people (those below 440 premium) and the operator's of the first 450 of
+// them and 50 others, and matches them.
+func (f *fixture) hmacRoomData(bankIDs []int) {
+	t := f.t
+	t.Helper()
+	f.hmacRoom()
+	var opIDs []int
+	for i := range min(450, len(bankIDs)) {
+		opIDs = append(opIDs, bankIDs[i])
 	}
-	for i := 1000; i < 1050; i++ {
+	for i := 1 << 20; i < 1<<20+50; i++ {
 		opIDs = append(opIDs, i)
 	}
 	f.putVersion("bank-customers", "bank", bankIDs, func(i int) string {
@@ -78,6 +89,13 @@ func (f *fixture) queryReady(controls string) {
 	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/matches", nil); status != 201 {
 		t.Fatalf("match = %d %s", status, resp)
 	}
+}
+
+// approvedTemplate proposes "tiers" over both datasets and records both
+// parties' approvals.
+func (f *fixture) approvedTemplate(controls string) {
+	t := f.t
+	t.Helper()
 	yaml := strings.Replace(testTemplate, "join: [bank-customers]", "join: [bank-customers, op-subs]", 1)
 	yaml = strings.Replace(yaml, "  receivers: [bank]\n", controls, 1)
 	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml})
@@ -235,5 +253,90 @@ func TestQueryForAnotherParty(t *testing.T) {
 		if _, got := f.seeQuery(who, q.ID); got.Result != nil {
 			t.Errorf("bank's %s sees a result addressed to the operator", who)
 		}
+	}
+}
+
+// TestConcurrentRunsNeverOverspend: with room for five releases in a
+// dataset's budget, twenty concurrent runs release exactly five; the
+// others are refused before they run.
+func TestConcurrentRunsNeverOverspend(t *testing.T) {
+	f := newFixture(t)
+	f.queryReady("  receivers: [bank]\n")
+	// Cap the bank dataset at the match report's ρ = 0.05 and five runs of
+	// ρ = 0.1.
+	err := f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		b := &sqlite.Budget{Dataset: budgetID("r1", "bank-customers"), Party: "bank", Size: 500, Cap: defaultCap(500)}
+		b.Cap.Rho = 0.55
+		return tx.SetBudget(b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ err error }
+	results := make(chan result, 20)
+	for range 20 {
+		go func() {
+			_, err := f.srv.RunQuery(context.Background(), "r1", "tiers", 0, nil)
+			results <- result{err}
+		}()
+	}
+	ok, refused := 0, 0
+	for range 20 {
+		r := <-results
+		switch {
+		case r.err == nil:
+			ok++
+		case strings.Contains(r.err.Error(), "budget"):
+			refused++
+		default:
+			t.Errorf("run failed otherwise: %v", r.err)
+		}
+	}
+	var spent float64
+	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
+		for _, u := range us {
+			spent += u.Spent.Rho + u.Reserved.Rho
+		}
+		return err
+	})
+	if ok != 5 || refused != 15 || spent > 0.55+1e-9 {
+		t.Fatalf("%d released, %d refused, ρ spent %v; want 5, 15 and at most 0.55", ok, refused, spent)
+	}
+}
+
+// TestRunOverMemoryLimit: a run that does not fit in its memory limit
+// fails with a clear error and charges nothing.
+func TestRunOverMemoryLimit(t *testing.T) {
+	f := newFixture(t)
+	f.srv.queryMem = 16 << 20
+	var ids []int
+	for i := range 300_000 {
+		ids = append(ids, i)
+	}
+	f.hmacRoomData(ids)
+	f.approvedTemplate("  receivers: [bank]\n")
+	var before float64
+	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
+		for _, u := range us {
+			before += u.Spent.Rho + u.Reserved.Rho
+		}
+		return err
+	})
+	_, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
+	if err == nil || !strings.Contains(err.Error(), "memory limit") {
+		t.Fatalf("run over the memory limit = %v", err)
+	}
+	var spent float64
+	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
+		for _, u := range us {
+			spent += u.Spent.Rho + u.Reserved.Rho
+		}
+		return err
+	})
+	if spent != before {
+		t.Errorf("a failed run charged ρ %v → %v", before, spent)
 	}
 }

@@ -52,6 +52,9 @@ type Config struct {
 	Vault *vault.Store
 	// UploadDir holds the sealed chunks of open upload sessions.
 	UploadDir string
+	// QueryMemoryLimit bounds the in-memory engine of one query run, in
+	// bytes. Optional; default 2 GiB.
+	QueryMemoryLimit int64
 }
 
 // Opener opens an HPKE-sealed message (keyfile.ServerKeys implements it).
@@ -68,6 +71,7 @@ type Server struct {
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
+	queryMem  int64
 
 	db       *sqlite.DB
 	log      *slog.Logger
@@ -109,6 +113,10 @@ func New(cfg Config) (*Server, error) {
 		opener:    cfg.Opener,
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
+		queryMem:  cfg.QueryMemoryLimit,
+	}
+	if s.queryMem == 0 {
+		s.queryMem = defaultQueryMemoryLimit
 	}
 	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes())
 	mux := http.NewServeMux()
