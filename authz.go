@@ -241,15 +241,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 // them, providers register their party's datasets and upload to them, and
 // an upload session is continued only by the user who opened it.
 func authorizeDataset(p *Principal, a Action, t Target) error {
-	if !t.RoomExists {
-		return noRoom(t.Room)
-	}
-	if p.Kind == Admin {
-		return Errorf(EForbidden, "the platform admin cannot read or bring a room's datasets; its providers do").
-			WithHint("a party's user with the provider role in room %q registers and uploads datasets", t.Room)
-	}
-	if len(p.RolesIn(t.Room)) == 0 {
-		return noRoom(t.Room)
+	if err := roomMember(p, t, Errorf(EForbidden, "the platform admin cannot read or bring a room's datasets; its providers do").
+		WithHint("a party's user with the provider role in room %q registers and uploads datasets", t.Room)); err != nil {
+		return err
 	}
 	if a != ActionDatasetCreate && a != ActionDatasetList && !t.DatasetExists {
 		return Errorf(ENotFound, "dataset %q not found in room %q", t.Dataset, t.Room)
@@ -280,14 +274,8 @@ func authorizeDataset(p *Principal, a Action, t Target) error {
 // member reads its party's part of the report, and a party's agent (a user
 // with the provider role) takes only its own party's re-blinding jobs.
 func authorizeMatch(p *Principal, a Action, t Target) error {
-	if !t.RoomExists {
-		return noRoom(t.Room)
-	}
-	if p.Kind == Admin {
-		return Errorf(EForbidden, "the platform admin takes no part in matching; the room's parties do")
-	}
-	if len(p.RolesIn(t.Room)) == 0 {
-		return noRoom(t.Room)
+	if err := roomMember(p, t, Errorf(EForbidden, "the platform admin takes no part in matching; the room's parties do")); err != nil {
+		return err
 	}
 	if a == ActionMatchShow || a == ActionAgentKeys {
 		return nil
@@ -305,14 +293,8 @@ func authorizeMatch(p *Principal, a Action, t Target) error {
 // provider proposes one, and only a provider of a party whose data a
 // template reads approves or retires it.
 func authorizeTemplate(p *Principal, a Action, t Target) error {
-	if !t.RoomExists {
-		return noRoom(t.Room)
-	}
-	if p.Kind == Admin {
-		return Errorf(EForbidden, "the platform admin neither proposes nor approves templates; the room's parties do")
-	}
-	if len(p.RolesIn(t.Room)) == 0 {
-		return noRoom(t.Room)
+	if err := roomMember(p, t, Errorf(EForbidden, "the platform admin neither proposes nor approves templates; the room's parties do")); err != nil {
+		return err
 	}
 	if a != ActionTemplatePropose && a != ActionTemplateList && !t.TemplateExists {
 		return Errorf(ENotFound, "template %q not found in room %q", t.Template, t.Room)
@@ -340,14 +322,8 @@ func authorizeTemplate(p *Principal, a Action, t Target) error {
 // members see the runs (whether they see a run's numbers is SeeResult's
 // decision), and a reviewer of a party the template names reviews.
 func authorizeQuery(p *Principal, a Action, t Target) error {
-	if !t.RoomExists {
-		return noRoom(t.Room)
-	}
-	if p.Kind == Admin {
-		return Errorf(EForbidden, "the platform admin neither runs queries nor sees results; the room's parties do")
-	}
-	if len(p.RolesIn(t.Room)) == 0 {
-		return noRoom(t.Room)
+	if err := roomMember(p, t, Errorf(EForbidden, "the platform admin neither runs queries nor sees results; the room's parties do")); err != nil {
+		return err
 	}
 	if (a == ActionQueryShow || a == ActionQueryReview) && !t.QueryExists {
 		return Errorf(ENotFound, "query %s not found in room %q", t.Query, t.Room)
@@ -392,6 +368,23 @@ func SeeResult(p *Principal, room, state string, receivers, reviewBy []string) b
 		return p.HasRole(room, RoleReviewer) && slices.Contains(reviewBy, p.Party)
 	}
 	return false
+}
+
+// roomMember is the first rule of every action inside a room: the room
+// must exist and the caller must be one of its members (404 otherwise, as
+// for a room that does not exist); the platform admin, who is no member,
+// gets adminRefusal.
+func roomMember(p *Principal, t Target, adminRefusal error) error {
+	if !t.RoomExists {
+		return noRoom(t.Room)
+	}
+	if p.Kind == Admin {
+		return adminRefusal
+	}
+	if len(p.RolesIn(t.Room)) == 0 {
+		return noRoom(t.Room)
+	}
+	return nil
 }
 
 // needRole is the refusal of a member who lacks the role an action needs.

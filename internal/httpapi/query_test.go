@@ -146,15 +146,7 @@ func TestRunQuery(t *testing.T) {
 	}
 	// The budget of both datasets was charged.
 	for _, d := range []string{"bank-customers", "op-subs"} {
-		var spent float64
-		f.db.View(t.Context(), func(tx *sqlite.Tx) error {
-			us, err := tx.BudgetUsage(budgetID("r1", d))
-			for _, u := range us {
-				spent += u.Spent.Rho
-			}
-			return err
-		})
-		if spent < 0.1-1e-9 {
+		if spent := f.rhoUsed(d); spent < 0.1-1e-9 {
 			t.Errorf("dataset %s was charged ρ = %v, want the template's 0.1", d, spent)
 		}
 	}
@@ -225,17 +217,7 @@ func TestQueryRolesAndRepeats(t *testing.T) {
 		t.Error("an analyst without the receiver role sees the result")
 	}
 	// A repeat returns the stored release and spends nothing.
-	spent := func() float64 {
-		var rho float64
-		f.db.View(t.Context(), func(tx *sqlite.Tx) error {
-			us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
-			for _, u := range us {
-				rho += u.Spent.Rho
-			}
-			return err
-		})
-		return rho
-	}
+	spent := func() float64 { return f.rhoUsed("bank-customers") }
 	before := spent()
 	again := f.runQuery()
 	if !again.Repeat || again.ID != q.ID || spent() != before {
@@ -292,14 +274,7 @@ func TestConcurrentRunsNeverOverspend(t *testing.T) {
 			t.Errorf("run failed otherwise: %v", r.err)
 		}
 	}
-	var spent float64
-	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
-		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
-		for _, u := range us {
-			spent += u.Spent.Rho + u.Reserved.Rho
-		}
-		return err
-	})
+	spent := f.rhoUsed("bank-customers")
 	if ok != 5 || refused != 15 || spent > 0.55+1e-9 {
 		t.Fatalf("%d released, %d refused, ρ spent %v; want 5, 15 and at most 0.55", ok, refused, spent)
 	}
@@ -316,27 +291,30 @@ func TestRunOverMemoryLimit(t *testing.T) {
 	}
 	f.hmacRoomData(ids)
 	f.approvedTemplate("  receivers: [bank]\n")
-	var before float64
-	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
-		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
-		for _, u := range us {
-			before += u.Spent.Rho + u.Reserved.Rho
-		}
-		return err
-	})
+	before := f.rhoUsed("bank-customers")
 	_, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
 	if err == nil || !strings.Contains(err.Error(), "memory limit") {
 		t.Fatalf("run over the memory limit = %v", err)
 	}
-	var spent float64
-	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
-		us, err := tx.BudgetUsage(budgetID("r1", "bank-customers"))
-		for _, u := range us {
-			spent += u.Spent.Rho + u.Reserved.Rho
-		}
-		return err
-	})
+	spent := f.rhoUsed("bank-customers")
 	if spent != before {
 		t.Errorf("a failed run charged ρ %v → %v", before, spent)
 	}
+}
+
+// rhoUsed returns the ρ a dataset of r1 has spent or reserved.
+func (f *fixture) rhoUsed(dataset string) float64 {
+	f.t.Helper()
+	var rho float64
+	err := f.db.View(f.t.Context(), func(tx *sqlite.Tx) error {
+		us, err := tx.BudgetUsage(budgetID("r1", dataset))
+		for _, u := range us {
+			rho += u.Spent.Rho + u.Reserved.Rho
+		}
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rho
 }
