@@ -196,6 +196,8 @@ func newTemplateShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "template:  %s version %d (%s)\nquestion:  %s\njoins:     %s\ndigest:    %s\nreaders:   %s\napproved:  %s\npending:   %s\n",
 					t.Name, t.Version, b.State, t.Question, strings.Join(t.Join, ", "), b.Digest,
 					dashIfEmpty(b.Readers), dashIfEmpty(b.ApprovedBy), dashIfEmpty(b.Pending))
+				fmt.Fprintf(g.stdout, "runs:      %d (%d refused), %d groups shown, %d withheld\n",
+					b.Stats.Runs, b.Stats.Refused, b.Stats.Cells, b.Stats.Suppressed)
 				return nil
 			})
 		},

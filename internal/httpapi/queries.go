@@ -150,7 +150,8 @@ func (s *Server) prepareQuery(c *call) error {
 		state = cleanroom.QueryPendingReview
 	}
 	w.row = sqlite.QueryRow{ID: out.ID, Room: room, Template: w.req.Template, Version: version, Request: request, Params: w.req.Params,
-		Analyst: c.p.String(), State: state, Receivers: t.Controls.Receivers, ReviewBy: t.Controls.ReviewBy}
+		Analyst: c.p.String(), State: state, Receivers: t.Controls.Receivers, ReviewBy: t.Controls.ReviewBy,
+		Cells: len(out.Release.Cells), Suppressed: out.Release.Suppressed}
 	if w.row.Params == nil {
 		w.row.Params = map[string]string{}
 	}

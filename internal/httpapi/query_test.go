@@ -216,6 +216,20 @@ func TestQueryRolesAndRepeats(t *testing.T) {
 	if _, got := f.seeQuery("analyst", q.ID); got.Result != nil {
 		t.Error("an analyst without the receiver role sees the result")
 	}
+	// The template's rates count the run and its suppressed cell.
+	status, resp := f.do("analyst", "GET", "/api/v1/rooms/r1/templates/tiers", nil)
+	var tb TemplateBody
+	json.Unmarshal(resp, &tb)
+	if status != 200 || tb.Stats.Runs != 1 || tb.Stats.Cells != 1 || tb.Stats.Suppressed != 1 {
+		t.Errorf("template stats = %d %+v, want 1 run, 1 cell shown, 1 suppressed", status, tb.Stats)
+	}
+	// A refused run counts as a refusal.
+	f.do("analyst", "POST", "/api/v1/rooms/r1/queries", RunQueryRequest{Template: "tiers", Params: map[string]string{"x": "1"}})
+	_, resp = f.do("analyst", "GET", "/api/v1/rooms/r1/templates/tiers", nil)
+	json.Unmarshal(resp, &tb)
+	if tb.Stats.Refused != 1 {
+		t.Errorf("template stats after a refused run = %+v, want 1 refusal", tb.Stats)
+	}
 	// A repeat returns the stored release and spends nothing.
 	spent := func() float64 { return f.rhoUsed("bank-customers") }
 	before := spent()

@@ -29,6 +29,9 @@ type TemplateBody struct {
 	Readers    []string                `json:"readers"`
 	ApprovedBy []string                `json:"approved_by"`
 	Pending    []string                `json:"pending"`
+	// Stats are the template's run, refusal and suppression counts over
+	// all its versions, so "too strict" shows.
+	Stats sqlite.TemplateStats `json:"stats"`
 }
 
 // TemplateList lists every version of a room's templates.
@@ -82,8 +85,12 @@ func templateBody(tx *sqlite.Tx, row *sqlite.TemplateRow) (TemplateBody, error) 
 	}
 	rec := cleanroom.TemplateRecord{Template: t, Digest: row.Digest, State: cleanroom.TemplateState(row.State),
 		ProposedBy: row.ProposedBy, ProposedAt: row.ProposedAt, ApprovedBy: row.Approvals}
+	stats, err := tx.TemplateStats(row.Room, row.Name)
+	if err != nil {
+		return TemplateBody{}, err
+	}
 	out := TemplateBody{Template: t, Digest: row.Digest, State: rec.State, ProposedBy: row.ProposedBy, ProposedAt: row.ProposedAt,
-		Readers: t.Readers(owners), ApprovedBy: row.Approvals, Pending: rec.Pending(owners)}
+		Readers: t.Readers(owners), ApprovedBy: row.Approvals, Pending: rec.Pending(owners), Stats: stats}
 	for _, l := range []*[]string{&out.Readers, &out.ApprovedBy, &out.Pending} {
 		if *l == nil {
 			*l = []string{}

@@ -21,7 +21,9 @@ type QueryRow struct {
 	ReviewBy           []string
 	VaultVersion       int
 	DecidedBy          string
-	CreatedAt          time.Time
+	// Cells and Suppressed count the groups the run showed and withheld.
+	Cells, Suppressed int
+	CreatedAt         time.Time
 }
 
 // NextQueryVersion returns the vault version for a room's next release.
@@ -38,16 +40,16 @@ func (tx *Tx) CreateQuery(q QueryRow) error {
 	params, _ := json.Marshal(q.Params)
 	recv, _ := json.Marshal(q.Receivers)
 	rev, _ := json.Marshal(q.ReviewBy)
-	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO queries (id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, q.ID, q.Room, q.Template, q.Version, q.Request, string(params), q.Analyst, q.State,
-		string(recv), string(rev), q.VaultVersion, formatTime(q.CreatedAt))
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO queries (id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, cells, suppressed, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, q.ID, q.Room, q.Template, q.Version, q.Request, string(params), q.Analyst, q.State,
+		string(recv), string(rev), q.VaultVersion, q.Cells, q.Suppressed, formatTime(q.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("record query: %w", err)
 	}
 	return nil
 }
 
-const queryColumns = `id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, decided_by, created_at`
+const queryColumns = `id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, decided_by, cells, suppressed, created_at`
 
 // Query returns a query run of a room, or an ENotFound error.
 func (tx *Tx) Query(room, id string) (*QueryRow, error) {
@@ -87,7 +89,7 @@ func (tx *Tx) queries(where string, args ...any) ([]QueryRow, error) {
 		var params, recv, rev, created string
 		var decided sql.NullString
 		if err := rows.Scan(&q.ID, &q.Room, &q.Template, &q.Version, &q.Request, &params, &q.Analyst, &q.State, &recv, &rev,
-			&q.VaultVersion, &decided, &created); err != nil {
+			&q.VaultVersion, &decided, &q.Cells, &q.Suppressed, &created); err != nil {
 			return nil, fmt.Errorf("read queries: %w", err)
 		}
 		json.Unmarshal([]byte(params), &q.Params)
@@ -113,4 +115,30 @@ func (tx *Tx) DecideQuery(room, id, state, by string) error {
 		return cleanroom.Errorf(cleanroom.EConflict, "query %s is not waiting for review", id)
 	}
 	return nil
+}
+
+// TemplateStats are the rates the room tracks per template: how often its
+// runs were refused, and what share of groups the output controls withheld.
+type TemplateStats struct {
+	Runs       int `json:"runs"`
+	Refused    int `json:"refused"`
+	Cells      int `json:"cells_shown"`
+	Suppressed int `json:"cells_suppressed"`
+}
+
+// TemplateStats counts a template's runs, refusals (from the audit trail)
+// and cells.
+func (tx *Tx) TemplateStats(room, name string) (TemplateStats, error) {
+	var s TemplateStats
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT count(*), coalesce(sum(cells), 0), coalesce(sum(suppressed), 0) FROM queries
+		WHERE room = ? AND template = ?`, room, name).Scan(&s.Runs, &s.Cells, &s.Suppressed)
+	if err != nil {
+		return s, fmt.Errorf("template stats: %w", err)
+	}
+	err = tx.tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM audit_log WHERE room = ? AND action = 'query.run' AND outcome = 'refused' AND object = ?`,
+		room, "template:"+name).Scan(&s.Refused)
+	if err != nil {
+		return s, fmt.Errorf("template stats: %w", err)
+	}
+	return s, nil
 }
