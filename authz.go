@@ -280,6 +280,9 @@ func authorizeMatch(p *Principal, a Action, t Target) error {
 	if a == ActionMatchShow || a == ActionAgentKeys {
 		return nil
 	}
+	if a == ActionAgentKey && (p.HasRole(t.Room, RoleReceiver) || p.HasRole(t.Room, RoleReviewer)) {
+		return nil
+	}
 	if !p.HasRole(t.Room, RoleProvider) {
 		return needRole(t.Room, RoleProvider)
 	}

@@ -67,3 +67,10 @@ func (s *SecretCommitment) Validate() error {
 	}
 	return ValidateName("room name", s.Room)
 }
+
+// ReleaseInfo is the HPKE info of a query result sealed to a receiving
+// party's agent key: it binds the ciphertext to its server, room, query
+// and party.
+func ReleaseInfo(server, room, query, party string) []byte {
+	return []byte("cleanroom release v1|" + server + "|" + room + "|" + query + "|" + party)
+}

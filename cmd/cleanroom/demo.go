@@ -24,6 +24,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 	"github.com/cleanroom-dev/cleanroom/internal/synth"
@@ -296,8 +297,16 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	if q, err = olivia.ShowQuery(ctx, demoRoom, q.ID); err != nil {
 		return nil, err
 	}
-	step("operator/olivia ran tier-by-default-flag (flag=false, since=2010-01-01); the released result:")
-	if err := printQuery(out, q); err != nil {
+	step("operator/olivia ran tier-by-default-flag (flag=false, since=2010-01-01); the result, sealed to the operator's agent key, opened:")
+	raw, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("open the released result: %w", err)
+	}
+	var rel release.Release
+	if err := json.Unmarshal(raw, &rel); err != nil {
+		return nil, err
+	}
+	if err := printQuery(out, q, &rel); err != nil {
 		return nil, err
 	}
 	return session, nil

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
 )
 
 func init() { commands = append(commands, newQueryCmd, newReviewCmd) }
@@ -32,7 +37,7 @@ data returns the stored result and spends nothing.`,
 }
 
 func newQueryRunCmd(g *globals) *cobra.Command {
-	var room string
+	var room, state string
 	var version int
 	var params []string
 	cmd := &cobra.Command{
@@ -53,17 +58,53 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					return printJSON(g.stdout, q)
-				}
-				return printQuery(g.stdout, q)
+				return showQuery(cmd.Context(), g, c, room, q, state)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
 	cmd.Flags().IntVar(&version, "version", 0, "the template version (default the newest)")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "a parameter as name=value; repeat for each")
+	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party (default: agent next to the default key directory)")
 	return cmd
+}
+
+// showQuery prints a run, opening its result with the party's agent key
+// when the room sealed one to the caller's party.
+func showQuery(ctx context.Context, g *globals, c *client.Client, room string, q *httpapi.QueryBody, state string) error {
+	var r *release.Release
+	if q.Sealed != nil {
+		info, err := c.ServerInfo(ctx)
+		if err != nil {
+			return err
+		}
+		who, err := c.Whoami(ctx)
+		if err != nil {
+			return err
+		}
+		if state == "" {
+			d, err := defaultKeysDir()
+			if err != nil {
+				return err
+			}
+			state = filepath.Join(filepath.Dir(d), "agent")
+		}
+		raw, err := agent.OpenRelease(state, info.ServerID, room, q.ID, who.Party, q.Sealed)
+		if err != nil {
+			return withHint(fmt.Errorf("open the result sealed to party %s: %w", who.Party, err), "pass your party agent's state directory with --agent-state DIR")
+		}
+		r = new(release.Release)
+		if err := json.Unmarshal(raw, r); err != nil {
+			return err
+		}
+	}
+	if g.json {
+		return printJSON(g.stdout, struct {
+			*httpapi.QueryBody
+			Result *release.Release `json:"result,omitempty"`
+		}{q, r})
+	}
+	return printQuery(g.stdout, q, r)
 }
 
 func parseParams(params []string) (map[string]string, error) {
@@ -162,7 +203,7 @@ func newQueryListCmd(g *globals) *cobra.Command {
 }
 
 func newQueryResultCmd(g *globals) *cobra.Command {
-	var room string
+	var room, state string
 	cmd := &cobra.Command{
 		Use:   "result QUERY --room ROOM",
 		Short: "Show a query run and, if you may see it, its result",
@@ -176,25 +217,23 @@ func newQueryResultCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					return printJSON(g.stdout, q)
-				}
-				return printQuery(g.stdout, q)
+				return showQuery(cmd.Context(), g, c, room, q, state)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party")
 	return cmd
 }
 
-// printQuery prints a run and its result as a table with error bars.
-func printQuery(w io.Writer, q *httpapi.QueryBody) error {
+// printQuery prints a run and its result (nil if the caller may not see
+// it) as a table with error bars.
+func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 	repeat := ""
 	if q.Repeat {
 		repeat = " (a repeat: the stored result, nothing spent)"
 	}
 	fmt.Fprintf(w, "query %s: template %s version %d, %s%s\n", q.ID, q.Template, q.Version, q.State, repeat)
-	r := q.Result
 	if r == nil {
 		switch q.State {
 		case "pending_review":

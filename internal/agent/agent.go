@@ -102,14 +102,14 @@ func New(ctx context.Context, c *client.Client, room string, keys *keyfile.Party
 	if err != nil {
 		return nil, err
 	}
-	if r.Matching == cleanroom.MatchingHMAC {
-		a.hmac = true
-		if a.hpke, err = agentKey(stateDir, room); err != nil {
-			return nil, err
-		}
-		if err := a.publishKey(ctx); err != nil {
-			return nil, err
-		}
+	// The agent's X25519 key receives results sealed to the party, and in
+	// an hmac room the room's secret.
+	a.hmac = r.Matching == cleanroom.MatchingHMAC
+	if a.hpke, err = agentKey(stateDir, room, true); err != nil {
+		return nil, err
+	}
+	if err := a.publishKey(ctx); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -74,8 +74,17 @@ func commit(secret []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// agentKey loads or creates the agent's X25519 key for room.
-func agentKey(stateDir, room string) (*ecdh.PrivateKey, error) {
+// loadAgentKey loads the agent's X25519 key for room.
+func loadAgentKey(stateDir, room string) (*ecdh.PrivateKey, error) {
+	k, err := agentKey(stateDir, room, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no agent key for room %s in %s: run `cleanroom agent --room %s --once` with this state directory", room, stateDir, room)
+	}
+	return k, err
+}
+
+// agentKey loads the agent's X25519 key for room, creating it if create.
+func agentKey(stateDir, room string, create bool) (*ecdh.PrivateKey, error) {
 	path := agentKeyPath(stateDir, room)
 	raw, err := os.ReadFile(path)
 	if err == nil {
@@ -93,7 +102,7 @@ func agentKey(stateDir, room string) (*ecdh.PrivateKey, error) {
 		}
 		return priv, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if !errors.Is(err, os.ErrNotExist) || !create {
 		return nil, err
 	}
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
@@ -300,4 +309,14 @@ func (a *Agent) refreshPeers(ctx context.Context) error {
 		a.guard = g
 	}
 	return nil
+}
+
+// OpenRelease opens a query result the room sealed to this party's agent
+// key in room, with the agent's key from stateDir.
+func OpenRelease(stateDir, server, room, query, party string, sealed []byte) ([]byte, error) {
+	priv, err := loadAgentKey(stateDir, room)
+	if err != nil {
+		return nil, err
+	}
+	return keyfile.OpenWith(priv, cleanroom.ReleaseInfo(server, room, query, party), sealed)
 }

@@ -85,9 +85,8 @@ var matrix = map[string]struct {
 		return f.jobResult()
 	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"PUT /api/v1/rooms/{room}/agent/key": {request{path: "/api/v1/rooms/r1/agent/key", body: func(f *fixture, who string) any {
-		f.hmacRoom()
 		return f.agentKey("bank")
-	}}, with(authed(403, 403, 404, 404), "provider", 200)},
+	}}, with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
 	"GET /api/v1/rooms/{room}/agent/keys": {request{path: "/api/v1/rooms/r1/agent/keys"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/hmac": {request{path: "/api/v1/rooms/r1/hmac", body: func(f *fixture, who string) any {
 		f.hmacRoom()

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
@@ -42,6 +43,8 @@ type fixture struct {
 	upload    string
 	uploadDir string
 	vaultDir  string
+	// agentPrivs are the parties' agent keys made by agentKey.
+	agentPrivs map[string]*ecdh.PrivateKey
 }
 
 // principals are the callers every route is checked for.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -26,12 +27,20 @@ func (f *fixture) hmacRoom() {
 	}
 }
 
+// agentKey makes a party's agent key for r1 (kept in f.agentPrivs) and
+// its signed statement.
 func (f *fixture) agentKey(party string) statement.Envelope {
 	f.t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
+	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if f.agentPrivs == nil {
+		f.agentPrivs = map[string]*ecdh.PrivateKey{}
+	}
+	f.agentPrivs[party] = priv
 	env, err := statement.Sign(f.keys[party], cleanroom.AgentKey{Type: cleanroom.AgentKeyType, Server: f.srv.ServerID(),
-		Room: "r1", Party: party, HPKEKey: key, IssuedAt: f.now})
+		Room: "r1", Party: party, HPKEKey: priv.PublicKey().Bytes(), IssuedAt: f.now})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -5,13 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
-	"github.com/cleanroom-dev/cleanroom/internal/release"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
+	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
 
 // RunQueryRequest runs a template version (0: the newest approved) with
@@ -22,8 +24,7 @@ type RunQueryRequest struct {
 	Params   map[string]string `json:"params"`
 }
 
-// QueryBody is a query run as a member sees it. Result is present only for
-// those who may see it (cleanroom.SeeResult).
+// QueryBody is a query run as a member sees it.
 type QueryBody struct {
 	ID        string            `json:"id"`
 	Template  string            `json:"template"`
@@ -35,7 +36,13 @@ type QueryBody struct {
 	ReviewBy  []string          `json:"review_by"`
 	Repeat    bool              `json:"repeat,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
-	Result    *release.Release  `json:"result,omitempty"`
+	// Sealed is the result sealed to the caller's party's agent key
+	// (HPKE, info cleanroom.ReleaseInfo), present only for those who may
+	// see it (cleanroom.SeeResult). It opens to a release.Release.
+	Sealed []byte `json:"sealed,omitempty"`
+	// Cells and Suppressed count the groups shown and withheld.
+	Cells      int `json:"cells"`
+	Suppressed int `json:"suppressed"`
 }
 
 // QueryList lists a room's query runs, without results.
@@ -62,15 +69,14 @@ func (s *Server) queryRoutes() []Route {
 	}
 }
 
-func releasesVault(room string) string { return room + "._releases" }
-
 // queryWork carries a run from its computation to its recording.
 type queryWork struct {
 	req     *RunQueryRequest
 	repeat  *sqlite.QueryRow
 	outcome *QueryOutcome
 	row     sqlite.QueryRow
-	commit  func() error
+	keys    map[string][]byte // party → agent key
+	sealed  map[string][]byte // party → sealed result
 }
 
 // requestOf identifies a request: template version, parameters and the
@@ -129,22 +135,28 @@ func (s *Server) prepareQuery(c *call) error {
 			return nil
 		}
 	}
-	out, err := s.RunQuery(ctx, room, w.req.Template, version, w.req.Params)
-	if err != nil {
-		return err
-	}
-	w.outcome = out
 	var t cleanroom.Template
 	err = s.db.View(ctx, func(tx *sqlite.Tx) error {
 		row, err := tx.Template(room, w.req.Template, version)
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(row.Content, &t)
+		if err := json.Unmarshal(row.Content, &t); err != nil {
+			return err
+		}
+		// Every party that receives or reviews the result needs an agent
+		// key to seal it to; a run is refused before it runs otherwise.
+		w.keys, err = s.agentKeysOf(tx, room, append(append([]string{}, t.Controls.Receivers...), t.Controls.ReviewBy...))
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	out, err := s.RunQuery(ctx, room, w.req.Template, version, w.req.Params)
+	if err != nil {
+		return err
+	}
+	w.outcome = out
 	state := cleanroom.QueryReleased
 	if len(t.Controls.ReviewBy) > 0 {
 		state = cleanroom.QueryPendingReview
@@ -155,32 +167,21 @@ func (s *Server) prepareQuery(c *call) error {
 	if w.row.Params == nil {
 		w.row.Params = map[string]string{}
 	}
-	// The release is kept encrypted; it becomes visible with the record.
-	s.resolveMu.Lock()
-	defer s.resolveMu.Unlock()
-	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
-		w.row.VaultVersion, err = tx.NextQueryVersion(room)
-		return err
-	}); err != nil {
-		return err
-	}
+	// The result is sealed to each receiving and reviewing party's agent
+	// key; the room keeps no readable copy.
 	raw, err := json.Marshal(out.Release)
 	if err != nil {
 		return err
 	}
-	if err := s.vault.CreateDataset(ctx, releasesVault(room)); err != nil && !errorsIsExist(err) {
-		return err
+	w.sealed = map[string][]byte{}
+	for _, party := range append(append([]string{}, t.Controls.Receivers...), t.Controls.ReviewBy...) {
+		if _, done := w.sealed[party]; done {
+			continue
+		}
+		if w.sealed[party], err = keyfile.SealTo(w.keys[party], cleanroom.ReleaseInfo(s.serverID, room, out.ID, party), raw); err != nil {
+			return err
+		}
 	}
-	vw, err := s.vault.NewVersion(ctx, releasesVault(room), w.row.VaultVersion)
-	if err != nil {
-		return err
-	}
-	if _, err := vw.Write(raw); err != nil {
-		vw.Abort()
-		return err
-	}
-	c.beforeCommit = append(c.beforeCommit, vw.Commit)
-	c.onFail = append(c.onFail, func() { vw.Abort() })
 	return nil
 }
 
@@ -189,7 +190,7 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 	if w.repeat != nil {
 		c.object = "query:" + w.repeat.ID
 		c.detail["repeat_of"] = w.repeat.ID
-		b, err := s.queryBody(c.r.Context(), w.repeat, c.p)
+		b, err := s.queryBody(c.tx, w.repeat, c.p)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -200,6 +201,11 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 	if err := c.tx.CreateQuery(w.row); err != nil {
 		return 0, nil, err
 	}
+	for party, sealed := range w.sealed {
+		if err := c.tx.PutSealedResult(w.row.Room, w.row.ID, party, sealed); err != nil {
+			return 0, nil, err
+		}
+	}
 	c.object = "query:" + w.row.ID
 	c.detail["state"] = w.row.State
 	c.detail["rho"] = strconv.FormatFloat(w.outcome.Release.Loss.Rho, 'g', -1, 64)
@@ -208,40 +214,61 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 		c.detail["cells"] = strconv.Itoa(len(w.outcome.Release.Cells))
 		c.detail["suppressed"] = strconv.Itoa(w.outcome.Release.Suppressed)
 	}
-	b := s.queryBodyOf(&w.row, w.outcome.Release, c.p)
+	b, err := s.queryBody(c.tx, &w.row, c.p)
+	if err != nil {
+		return 0, nil, err
+	}
 	return http.StatusCreated, b, nil
 }
 
-func (s *Server) queryBodyOf(q *sqlite.QueryRow, rel *release.Release, p *cleanroom.Principal) QueryBody {
+func (s *Server) queryBodyOf(q *sqlite.QueryRow) QueryBody {
 	b := QueryBody{ID: q.ID, Template: q.Template, Version: q.Version, Params: q.Params, Analyst: q.Analyst, State: q.State,
-		Receivers: q.Receivers, ReviewBy: q.ReviewBy, CreatedAt: q.CreatedAt}
+		Receivers: q.Receivers, ReviewBy: q.ReviewBy, CreatedAt: q.CreatedAt, Cells: q.Cells, Suppressed: q.Suppressed}
 	if b.Receivers == nil {
 		b.Receivers = []string{}
 	}
 	if b.ReviewBy == nil {
 		b.ReviewBy = []string{}
 	}
-	if cleanroom.SeeResult(p, q.Room, q.State, q.Receivers, q.ReviewBy) {
-		b.Result = rel
-	}
 	return b
 }
 
-// queryBody reads a run's release from the vault when p may see it.
-func (s *Server) queryBody(ctx context.Context, q *sqlite.QueryRow, p *cleanroom.Principal) (QueryBody, error) {
+// queryBody adds the result sealed to p's party when p may see it.
+func (s *Server) queryBody(tx *sqlite.Tx, q *sqlite.QueryRow, p *cleanroom.Principal) (QueryBody, error) {
+	b := s.queryBodyOf(q)
 	if !cleanroom.SeeResult(p, q.Room, q.State, q.Receivers, q.ReviewBy) {
-		return s.queryBodyOf(q, nil, p), nil
+		return b, nil
 	}
-	rc, err := s.vault.OpenVersion(ctx, releasesVault(q.Room), q.VaultVersion)
+	sealed, err := tx.SealedResult(q.Room, q.ID, p.Party)
+	b.Sealed = sealed
+	return b, err
+}
+
+// agentKeysOf returns the verified agent keys of parties in a room.
+func (s *Server) agentKeysOf(tx *sqlite.Tx, room string, parties []string) (map[string][]byte, error) {
+	stored, err := tx.AgentKeys(room)
 	if err != nil {
-		return QueryBody{}, err
+		return nil, err
 	}
-	defer rc.Close()
-	var rel release.Release
-	if err := json.NewDecoder(rc).Decode(&rel); err != nil {
-		return QueryBody{}, err
+	out := map[string][]byte{}
+	for _, name := range parties {
+		raw, ok := stored[name]
+		if !ok {
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "party %q has no agent key in room %q to seal results to", name, room).
+				WithHint("the party runs `cleanroom agent --room %s --once`, which publishes it", room)
+		}
+		party, err := tx.Party(name)
+		if err != nil {
+			return nil, err
+		}
+		var env statement.Envelope
+		var k cleanroom.AgentKey
+		if json.Unmarshal(raw, &env) != nil || statement.Verify(party.SigningKey, env, &k) != nil || k.Party != name || k.Room != room {
+			return nil, fmt.Errorf("stored agent key of party %s in room %s does not verify", name, room)
+		}
+		out[name] = k.HPKEKey
 	}
-	return s.queryBodyOf(q, &rel, p), nil
+	return out, nil
 }
 
 func (s *Server) listQueries(c *call) (int, any, error) {
@@ -251,7 +278,7 @@ func (s *Server) listQueries(c *call) (int, any, error) {
 	}
 	out := QueryList{Queries: []QueryBody{}}
 	for i := range qs {
-		out.Queries = append(out.Queries, s.queryBodyOf(&qs[i], nil, c.p))
+		out.Queries = append(out.Queries, s.queryBodyOf(&qs[i]))
 	}
 	return http.StatusOK, out, nil
 }
@@ -261,7 +288,7 @@ func (s *Server) showQuery(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	b, err := s.queryBody(c.r.Context(), q, c.p)
+	b, err := s.queryBody(c.tx, q, c.p)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -288,7 +315,7 @@ func (s *Server) reviewQuery(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, s.queryBodyOf(q, nil, c.p), nil
+	return http.StatusOK, s.queryBodyOf(q), nil
 }
 
 func (s *Server) explainQuery(c *call) (int, any, error) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
@@ -63,6 +65,32 @@ func (f *fixture) queryReady(controls string) {
 	}
 	f.hmacRoomData(bankIDs)
 	f.approvedTemplate(controls)
+	// Both parties' agents publish their keys, to which results are sealed.
+	if status, resp := f.do("provider", "PUT", "/api/v1/rooms/r1/agent/key", f.agentKey("bank")); status != 200 {
+		f.t.Fatalf("bank agent key = %d %s", status, resp)
+	}
+	raw, _ := json.Marshal(f.agentKey("operator"))
+	if err := f.db.Update(f.t.Context(), func(tx *sqlite.Tx) error { return tx.PutAgentKey("r1", "operator", raw) }); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// result opens the result a bank user may see, or returns nil.
+func (f *fixture) result(who, id string) *release.Release {
+	f.t.Helper()
+	_, q := f.seeQuery(who, id)
+	if q.Sealed == nil {
+		return nil
+	}
+	raw, err := keyfile.OpenWith(f.agentPrivs["bank"], cleanroom.ReleaseInfo(f.srv.ServerID(), "r1", id, "bank"), q.Sealed)
+	if err != nil {
+		f.t.Fatalf("open the result sealed to the bank: %v", err)
+	}
+	var r release.Release
+	if err := json.Unmarshal(raw, &r); err != nil {
+		f.t.Fatal(err)
+	}
+	return &r
 }
 
 // hmacRoomData makes r1 an hmac room with the bank's dataset of the given
@@ -186,14 +214,14 @@ func TestQueryRolesAndRepeats(t *testing.T) {
 	f := newFixture(t)
 	f.queryReady("  receivers: [bank]\n  review_by: [bank]\n")
 	q := f.runQuery()
-	if q.State != "pending_review" || q.Result != nil {
+	if q.State != "pending_review" || q.Sealed != nil {
 		t.Fatalf("run = %+v, want pending without a result for the analyst", q)
 	}
 	// Pending: the reviewer sees it, the receiver does not, nor the admin.
-	if _, got := f.seeQuery("reviewer", q.ID); got.Result == nil {
+	if f.result("reviewer", q.ID) == nil {
 		t.Error("the reviewer does not see the pending result")
 	}
-	if _, got := f.seeQuery("receiver", q.ID); got.Result != nil {
+	if f.result("receiver", q.ID) != nil {
 		t.Error("a receiver sees a pending result")
 	}
 	if status, _ := f.seeQuery("admin", q.ID); status != 403 {
@@ -210,10 +238,10 @@ func TestQueryRolesAndRepeats(t *testing.T) {
 		t.Fatalf("review = %d %s", status, resp)
 	}
 	_, got := f.seeQuery("receiver", q.ID)
-	if got.State != "released" || got.Result == nil || len(got.Result.Cells) != 1 {
-		t.Fatalf("released result for the receiver = %+v", got)
+	if r := f.result("receiver", q.ID); got.State != "released" || r == nil || len(r.Cells) != 1 {
+		t.Fatalf("released result for the receiver = %+v, %+v", got, r)
 	}
-	if _, got := f.seeQuery("analyst", q.ID); got.Result != nil {
+	if f.result("analyst", q.ID) != nil {
 		t.Error("an analyst without the receiver role sees the result")
 	}
 	// The template's rates count the run and its suppressed cell.
@@ -246,7 +274,7 @@ func TestQueryForAnotherParty(t *testing.T) {
 	f.queryReady("  receivers: [operator]\n")
 	q := f.runQuery()
 	for _, who := range []string{"analyst", "receiver", "reviewer", "provider", "payer"} {
-		if _, got := f.seeQuery(who, q.ID); got.Result != nil {
+		if _, got := f.seeQuery(who, q.ID); got.Sealed != nil {
 			t.Errorf("bank's %s sees a result addressed to the operator", who)
 		}
 	}

@@ -19,20 +19,10 @@ type QueryRow struct {
 	State              string
 	Receivers          []string
 	ReviewBy           []string
-	VaultVersion       int
 	DecidedBy          string
 	// Cells and Suppressed count the groups the run showed and withheld.
 	Cells, Suppressed int
 	CreatedAt         time.Time
-}
-
-// NextQueryVersion returns the vault version for a room's next release.
-func (tx *Tx) NextQueryVersion(room string) (int, error) {
-	var v sql.NullInt64
-	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT max(vault_version) FROM queries WHERE room = ?`, room).Scan(&v); err != nil {
-		return 0, fmt.Errorf("next query version: %w", err)
-	}
-	return int(v.Int64) + 1, nil
 }
 
 // CreateQuery records a query run.
@@ -40,16 +30,16 @@ func (tx *Tx) CreateQuery(q QueryRow) error {
 	params, _ := json.Marshal(q.Params)
 	recv, _ := json.Marshal(q.Receivers)
 	rev, _ := json.Marshal(q.ReviewBy)
-	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO queries (id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, cells, suppressed, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, q.ID, q.Room, q.Template, q.Version, q.Request, string(params), q.Analyst, q.State,
-		string(recv), string(rev), q.VaultVersion, q.Cells, q.Suppressed, formatTime(q.CreatedAt))
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO queries (id, room, template, version, request, params, analyst, state, receivers, review_by, cells, suppressed, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, q.ID, q.Room, q.Template, q.Version, q.Request, string(params), q.Analyst, q.State,
+		string(recv), string(rev), q.Cells, q.Suppressed, formatTime(q.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("record query: %w", err)
 	}
 	return nil
 }
 
-const queryColumns = `id, room, template, version, request, params, analyst, state, receivers, review_by, vault_version, decided_by, cells, suppressed, created_at`
+const queryColumns = `id, room, template, version, request, params, analyst, state, receivers, review_by, decided_by, cells, suppressed, created_at`
 
 // Query returns a query run of a room, or an ENotFound error.
 func (tx *Tx) Query(room, id string) (*QueryRow, error) {
@@ -89,7 +79,7 @@ func (tx *Tx) queries(where string, args ...any) ([]QueryRow, error) {
 		var params, recv, rev, created string
 		var decided sql.NullString
 		if err := rows.Scan(&q.ID, &q.Room, &q.Template, &q.Version, &q.Request, &params, &q.Analyst, &q.State, &recv, &rev,
-			&q.VaultVersion, &decided, &q.Cells, &q.Suppressed, &created); err != nil {
+			&decided, &q.Cells, &q.Suppressed, &created); err != nil {
 			return nil, fmt.Errorf("read queries: %w", err)
 		}
 		json.Unmarshal([]byte(params), &q.Params)
@@ -141,4 +131,26 @@ func (tx *Tx) TemplateStats(room, name string) (TemplateStats, error) {
 		return s, fmt.Errorf("template stats: %w", err)
 	}
 	return s, nil
+}
+
+// PutSealedResult stores a query's result sealed to one party.
+func (tx *Tx) PutSealedResult(room, query, party string, sealed []byte) error {
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO query_sealed (room, query, party, sealed) VALUES (?, ?, ?, ?)`, room, query, party, sealed)
+	if err != nil {
+		return fmt.Errorf("store sealed result: %w", err)
+	}
+	return nil
+}
+
+// SealedResult returns a query's result sealed to party, or nil.
+func (tx *Tx) SealedResult(room, query, party string) ([]byte, error) {
+	var b []byte
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT sealed FROM query_sealed WHERE room = ? AND query = ? AND party = ?`, room, query, party).Scan(&b)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read sealed result: %w", err)
+	}
+	return b, nil
 }

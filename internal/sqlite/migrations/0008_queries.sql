@@ -1,6 +1,5 @@
--- Query runs: what was asked, by whom, its state, and where its release is
--- kept (encrypted, in the vault). A repeat of the same request over the
--- same dataset versions is found by its digest.
+-- Query runs: what was asked, by whom, and its state. A repeat of the same
+-- request over the same dataset versions is found by its digest.
 CREATE TABLE queries (
 	id            TEXT PRIMARY KEY,
 	room          TEXT NOT NULL REFERENCES rooms (name),
@@ -12,10 +11,8 @@ CREATE TABLE queries (
 	state         TEXT NOT NULL CHECK (state IN ('pending_review', 'released', 'rejected')),
 	receivers     TEXT NOT NULL, -- JSON list of parties
 	review_by     TEXT NOT NULL, -- JSON list of parties
-	vault_version INTEGER NOT NULL,
 	decided_by    TEXT,
-	created_at    TEXT NOT NULL,
-	UNIQUE (room, vault_version)
+	created_at    TEXT NOT NULL
 ) STRICT;
 
 CREATE INDEX queries_request ON queries (room, request);
