@@ -8,9 +8,11 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
@@ -32,7 +34,7 @@ noise and its error bars. A result goes to the template's receivers, after its
 reviewers approve it if the template names any. The same request over the same
 data returns the stored result and spends nothing.`,
 	}
-	cmd.AddCommand(newQueryRunCmd(g), newQueryExplainCmd(g), newQueryListCmd(g), newQueryResultCmd(g))
+	cmd.AddCommand(newQueryRunCmd(g), newQueryExplainCmd(g), newQueryListCmd(g), newQueryStatusCmd(g), newQueryResultCmd(g))
 	return group(cmd)
 }
 
@@ -40,8 +42,9 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 	var room, state string
 	var version int
 	var params []string
+	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:     "run TEMPLATE --room ROOM [--param name=value ...] [--version N]",
+		Use:     "run TEMPLATE --room ROOM [--param name=value ...] [--version N] [--wait 10m]",
 		Short:   "Run an approved template (analyst)",
 		Example: `  cleanroom query run tier-by-default-flag --room operator-bank --param flag=true --param since=2020-01-01`,
 		Args:    wantArgs("TEMPLATE"),
@@ -58,6 +61,17 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				// A result waiting for review: wait for the decision.
+				for deadline := time.Now().Add(wait); q.State == cleanroom.QueryPendingReview && time.Now().Before(deadline); {
+					select {
+					case <-cmd.Context().Done():
+						return cmd.Context().Err()
+					case <-time.After(time.Second):
+					}
+					if q, err = c.ShowQuery(cmd.Context(), room, q.ID); err != nil {
+						return err
+					}
+				}
 				return showQuery(cmd.Context(), g, c, room, q, state)
 			})
 		},
@@ -66,6 +80,7 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&version, "version", 0, "the template version (default the newest)")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "a parameter as name=value; repeat for each")
 	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party (default: agent next to the default key directory)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait this long for the review of a result that needs one")
 	return cmd
 }
 
@@ -195,6 +210,35 @@ func newQueryListCmd(g *globals) *cobra.Command {
 						dashIfEmpty(q.Receivers), q.CreatedAt.Format(tableTime))
 				}
 				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	return cmd
+}
+
+func newQueryStatusCmd(g *globals) *cobra.Command {
+	var room string
+	cmd := &cobra.Command{
+		Use:   "status QUERY --room ROOM",
+		Short: "Show a query run's state, without its result (members)",
+		Args:  wantArgs("QUERY"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				q, err := c.ShowQuery(cmd.Context(), room, args[0])
+				if err != nil {
+					return err
+				}
+				q.Sealed = nil
+				if g.json {
+					return printJSON(g.stdout, q)
+				}
+				fmt.Fprintf(g.stdout, "query %s: template %s version %d, %s; %d groups shown, %d withheld; run by %s at %s\n",
+					q.ID, q.Template, q.Version, q.State, q.Cells, q.Suppressed, q.Analyst, q.CreatedAt.Format(tableTime))
+				return nil
 			})
 		},
 	}

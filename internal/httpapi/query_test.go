@@ -122,27 +122,33 @@ func (f *fixture) hmacRoomData(bankIDs []int) {
 // approvedTemplate proposes "tiers" over both datasets and records both
 // parties' approvals.
 func (f *fixture) approvedTemplate(controls string) {
+	f.t.Helper()
+	f.approvedTemplateNamed("tiers", controls)
+}
+
+func (f *fixture) approvedTemplateNamed(name, controls string) {
 	t := f.t
 	t.Helper()
 	yaml := strings.Replace(testTemplate, "join: [bank-customers]", "join: [bank-customers, op-subs]", 1)
 	yaml = strings.Replace(yaml, "  receivers: [bank]\n", controls, 1)
+	yaml = strings.Replace(yaml, "name: tiers", "name: "+name, 1)
 	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml})
 	if status != 201 {
 		t.Fatalf("propose = %d %s", status, resp)
 	}
 	var b TemplateBody
 	json.Unmarshal(resp, &b)
-	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/templates/tiers/approvals", f.approval("bank", b)); status != 200 {
+	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/templates/"+name+"/approvals", f.approval("bank", b)); status != 200 {
 		t.Fatalf("bank approval = %d %s", status, resp)
 	}
 	// The fixture has no operator user: its signed approval is recorded
 	// directly.
 	raw, _ := json.Marshal(f.approval("operator", b))
 	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
-		if err := tx.PutApproval("r1", "tiers", 1, "operator", raw); err != nil {
+		if err := tx.PutApproval("r1", name, 1, "operator", raw); err != nil {
 			return err
 		}
-		return tx.SetTemplateState("r1", "tiers", 1, string(cleanroom.TemplateApproved))
+		return tx.SetTemplateState("r1", name, 1, string(cleanroom.TemplateApproved))
 	})
 }
 
@@ -359,4 +365,35 @@ func (f *fixture) rhoUsed(dataset string) float64 {
 		f.t.Fatal(err)
 	}
 	return rho
+}
+
+// TestTwoReceiversShareOneBudget: results for two receivers draw on the
+// same dataset budget; together they cannot spend more than it.
+func TestTwoReceiversShareOneBudget(t *testing.T) {
+	f := newFixture(t)
+	f.queryReady("  receivers: [bank]\n")
+	f.approvedTemplateNamed("tiers-for-operator", "  receivers: [operator]\n")
+	// Room for the match report (ρ 0.05) and two runs of ρ 0.1.
+	err := f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		b := &sqlite.Budget{Dataset: budgetID("r1", "bank-customers"), Party: "bank", Size: 500, Cap: defaultCap(500)}
+		b.Cap.Rho = 0.25
+		return tx.SetBudget(b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil); err != nil {
+		t.Fatalf("run for the bank: %v", err)
+	}
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers-for-operator", 0, nil); err != nil {
+		t.Fatalf("run for the operator: %v", err)
+	}
+	for _, name := range []string{"tiers", "tiers-for-operator"} {
+		if _, err := f.srv.RunQuery(t.Context(), "r1", name, 0, nil); err == nil || !strings.Contains(err.Error(), "budget") {
+			t.Errorf("third run (%s) = %v, want refused for budget", name, err)
+		}
+	}
+	if used := f.rhoUsed("bank-customers"); used > 0.25+1e-9 {
+		t.Errorf("ρ used %v exceeds the cap of 0.25", used)
+	}
 }
