@@ -71,6 +71,7 @@ type demoSession struct {
 	Users    map[string]string `json:"user_tokens"`
 	SynthDir string            `json:"synth_dir"`
 	Match    string            `json:"match_run"`
+	Query    string            `json:"query"`
 }
 
 // runDemo initialises (or reuses) a data directory, starts the server, and
@@ -297,6 +298,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	if q, err = olivia.ShowQuery(ctx, demoRoom, q.ID); err != nil {
 		return nil, err
 	}
+	session.Query = q.ID
 	step("operator/olivia ran tier-by-default-flag (flag=false, since=2010-01-01); the result, sealed to the operator's agent key, opened:")
 	raw, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
 	if err != nil {
@@ -378,6 +380,14 @@ func printDemoSummary(out io.Writer, s *demoSession) {
 	fmt.Fprintf(out, "  bin/cleanroom whoami\n")
 	fmt.Fprintf(out, "  bin/cleanroom room show %s\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom room audit %s\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom match report %s --room %s\n", s.Match, s.Room)
+	fmt.Fprintf(out, "\nAs the operator's analyst (receiver of the query results):\n\n")
+	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # operator/olivia\n", s.Users["operator/olivia"])
+	fmt.Fprintf(out, "  bin/cleanroom template list --room %s\n", s.Room)
+	agentState := filepath.Join(filepath.Dir(s.SynthDir), "parties", "operator", "agent")
+	fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s\n", s.Query, s.Room, agentState)
+	fmt.Fprintf(out, "  bin/cleanroom query explain spend-by-tier --room %s\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom query run spend-by-tier --room %s --agent-state %s\n", s.Room, agentState)
 }
 
 func newDemoCmd(g *globals) *cobra.Command {

@@ -304,8 +304,8 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 	}
 	fmt.Fprintf(w, "%d groups not shown (fewer than %d people, or not selected)\n", r.Suppressed, r.MinGroupSize)
 	for _, m := range r.Metrics {
-		if !math.IsNaN(m.Total) {
-			fmt.Fprintf(w, "total %s over shown groups: %s\n", m.Name, num(m.Total))
+		if m.Total != nil {
+			fmt.Fprintf(w, "total %s over shown groups: %s\n", m.Name, num(*m.Total))
 		}
 	}
 	fmt.Fprintf(w, "privacy cost: ρ %g, selection ε %g, δ %g\n", r.Loss.Rho, r.Loss.Epsilon, r.Loss.Delta)

@@ -86,11 +86,13 @@ type Cell struct {
 // MetricRelease describes one released metric: its noise and its total
 // over the shown cells.
 type MetricRelease struct {
-	Name   string    `json:"name"`
-	Kind   string    `json:"kind"`
-	Noise  dp.Record `json:"noise"`
-	Total  float64   `json:"total"`
-	Coarse float64   `json:"coarsened_to,omitempty"`
+	Name  string    `json:"name"`
+	Kind  string    `json:"kind"`
+	Noise dp.Record `json:"noise"`
+	// Total is the sum of the shown cells; absent for averages, whose
+	// sum means nothing.
+	Total  *float64 `json:"total,omitempty"`
+	Coarse float64  `json:"coarsened_to,omitempty"`
 }
 
 // Release is what leaves the room.
@@ -224,13 +226,18 @@ func Apply(ctl Controls, metrics []Metric, groups []Group) (*Release, error) {
 			}
 			v = coarsen(v, ctl.Coarsen)
 			cell.Values[i] = v
-			rel.Metrics[i].Total += v
+			if rel.Metrics[i].Kind != Avg {
+				if rel.Metrics[i].Total == nil {
+					rel.Metrics[i].Total = new(float64)
+				}
+				*rel.Metrics[i].Total += v
+			}
 		}
 		rel.Cells = append(rel.Cells, cell)
 	}
 	for i := range rel.Metrics {
-		if rel.Metrics[i].Kind == Avg {
-			rel.Metrics[i].Total = math.NaN() // a sum of averages means nothing
+		if rel.Metrics[i].Kind != Avg && rel.Metrics[i].Total == nil {
+			rel.Metrics[i].Total = new(float64) // nothing shown: a total of 0
 		}
 	}
 	return rel, nil

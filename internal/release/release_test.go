@@ -1,6 +1,7 @@
 package release
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -40,8 +41,13 @@ func TestNeverBelowMinimum(t *testing.T) {
 		if r.Suppressed != 1 {
 			t.Fatalf("suppressed %d cells, want 1", r.Suppressed)
 		}
-		if r.Metrics[0].Total != total0 || r.Metrics[1].Total != total1 {
-			t.Fatalf("totals %v, %v are not the sums of the shown cells %v, %v", r.Metrics[0].Total, r.Metrics[1].Total, total0, total1)
+		if *r.Metrics[0].Total != total0 || *r.Metrics[1].Total != total1 || r.Metrics[2].Total != nil {
+			t.Fatalf("totals %v, %v, %v are not the sums of the shown cells %v, %v (and none for the average)",
+				*r.Metrics[0].Total, *r.Metrics[1].Total, r.Metrics[2].Total, total0, total1)
+		}
+		// Every release encodes as JSON, averages included.
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("release does not encode: %v", err)
 		}
 	}
 }
