@@ -295,7 +295,7 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 	for _, c := range r.Cells {
 		fmt.Fprint(tw, strings.Join(c.Key, " / "))
 		for i, v := range c.Values {
-			fmt.Fprintf(tw, "\t%s ± %s", num(v), num(r.Metrics[i].Noise.Interval95))
+			fmt.Fprintf(tw, "\t%s ± %s", num(v), num(c.Interval95[i]))
 		}
 		fmt.Fprintln(tw)
 	}

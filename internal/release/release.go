@@ -77,10 +77,13 @@ type Controls struct {
 	Noise                            dp.Noise
 }
 
-// Cell is one shown group: its key and each metric's released value.
+// Cell is one shown group: its key, each metric's released value, and
+// the half-width of each value's 95 % interval (the same for every cell of
+// a count or sum; an average's depends on its cell's noisy count).
 type Cell struct {
-	Key    []string  `json:"key"`
-	Values []float64 `json:"values"`
+	Key        []string  `json:"key"`
+	Values     []float64 `json:"values"`
+	Interval95 []float64 `json:"interval_95"`
 }
 
 // MetricRelease describes one released metric: its noise and its total
@@ -218,12 +221,13 @@ func Apply(ctl Controls, metrics []Metric, groups []Group) (*Release, error) {
 			rel.Suppressed++
 			continue
 		}
-		cell := Cell{Key: g.Key, Values: make([]float64, len(mechs))}
+		cell := Cell{Key: g.Key, Values: make([]float64, len(mechs)), Interval95: make([]float64, len(mechs))}
 		for i, m := range mechs {
-			v, err := noisy(m, g, i)
+			v, rec, err := noisy(m, g, i)
 			if err != nil {
 				return nil, err
 			}
+			cell.Interval95[i] = rec.Interval95
 			v = coarsen(v, ctl.Coarsen)
 			cell.Values[i] = v
 			if rel.Metrics[i].Kind != Avg {
@@ -243,33 +247,35 @@ func Apply(ctl Controls, metrics []Metric, groups []Group) (*Release, error) {
 	return rel, nil
 }
 
-func noisy(m mech, g Group, i int) (float64, error) {
+// noisy returns one metric's noisy value for a group and the record of its
+// noise.
+func noisy(m mech, g Group, i int) (float64, dp.Record, error) {
 	a, err := m.new()
 	if err != nil {
-		return 0, err
+		return 0, dp.Record{}, err
 	}
 	switch agg := a.(type) {
 	case *dp.Count:
 		if err := agg.Add(g.People); err != nil {
-			return 0, err
+			return 0, dp.Record{}, err
 		}
 		n, err := agg.Result()
-		return float64(max(n, 0)), err
+		return float64(max(n, 0)), agg.Record(), err
 	case *dp.Sum:
 		// Each person's contribution was clamped by the engine.
 		if err := agg.AddBounded(g.Sums[i], g.count(i)); err != nil {
-			return 0, err
+			return 0, dp.Record{}, err
 		}
 		n, err := agg.Result()
-		return dp.FromScaled(n, m.metric.Decimals), err
+		return dp.FromScaled(n, m.metric.Decimals), agg.Record(), err
 	case *dp.Mean:
 		if err := agg.AddBounded(g.Sums[i], g.count(i)); err != nil {
-			return 0, err
+			return 0, dp.Record{}, err
 		}
 		v, err := agg.Result()
-		return v / math.Pow10(m.metric.Decimals), err
+		return v / math.Pow10(m.metric.Decimals), agg.Record(), err
 	}
-	return 0, fmt.Errorf("release: metric %s: no mechanism", m.metric.Name)
+	return 0, dp.Record{}, fmt.Errorf("release: metric %s: no mechanism", m.metric.Name)
 }
 
 func coarsen(v, step float64) float64 {

@@ -68,6 +68,11 @@ func TestZeroNoiseIsExact(t *testing.T) {
 	if r.Metrics[1].Noise.StdDev <= 0 {
 		t.Errorf("no error bar: %+v", r.Metrics[1].Noise)
 	}
+	for i, e := range r.Cells[0].Interval95 {
+		if e <= 0 {
+			t.Errorf("metric %s of the cell has no error bar", metrics[i].Name)
+		}
+	}
 	// Coarsening rounds the noisy value.
 	c := controls(dp.ZeroNoise{})
 	c.Coarsen = 100

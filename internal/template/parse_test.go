@@ -112,8 +112,8 @@ func TestParse(t *testing.T) {
 		GroupBy:  []cleanroom.Dimension{{Column: "subscribers.tier"}},
 		Metrics: []cleanroom.Metric{
 			{Name: "people", Kind: cleanroom.MetricCount},
-			{Name: "spend", Kind: cleanroom.MetricSum, Column: "customers.monthly_spend", Clamp: &[2]float64{0, 20000}},
-			{Name: "avg_spend", Kind: cleanroom.MetricAvg, Column: "customers.monthly_spend", Clamp: &[2]float64{0, 20000}},
+			{Name: "spend", Kind: cleanroom.MetricSum, Column: "customers.monthly_spend", Clamp: &[2]float64{0, 100000}},
+			{Name: "avg_spend", Kind: cleanroom.MetricAvg, Column: "customers.monthly_spend", Clamp: &[2]float64{0, 100000}},
 		},
 		Controls: cleanroom.Controls{MinGroupSize: 100, Rho: 0.1, MaxGroupsPerPerson: 1, Coarsen: 10,
 			Receivers: []string{"operator", "bank"}},
