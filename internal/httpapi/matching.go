@@ -564,6 +564,10 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 		return
 	}
 	report, assignment, err := s.resolve(ctx, run)
+	// Numbering a stored resolution and recording it happen under one
+	// lock, so two runs finishing together cannot take the same number.
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
 	var resolution int
 	var commitAssignment func() error
 	if err == nil {
@@ -631,9 +635,8 @@ func resolutionVault(room string) string { return room + "._resolution" }
 // storeAssignment writes a run's room people, encrypted, as the room's next
 // resolution; the version becomes visible when the returned function runs,
 // inside the transaction that records the run.
+// The caller holds s.resolveMu.
 func (s *Server) storeAssignment(ctx context.Context, room string, a *match.Assignment) (int, func() error, error) {
-	s.resolveMu.Lock()
-	defer s.resolveMu.Unlock()
 	var version int
 	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
 		version, err = tx.NextResolution(room)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -18,11 +19,33 @@ const UploadTTL = 24 * time.Hour
 // that stayed open longer than UploadTTL.
 const ActionUploadExpire cleanroom.Action = "upload.expire"
 
-// Reconcile brings the upload directory in line with the database after a
-// crash or a long stop: it removes the chunks of sessions that are no
-// longer open (committed or aborted before their clean-up ran) and aborts
-// sessions open for longer than UploadTTL. The server calls it at start.
+// Reconcile brings the server's state in line after a crash or a long
+// stop: it releases the budget reservations of query runs that never
+// finished (a run commits its reservation as soon as noise is drawn, before
+// its result is recorded, so an open one means no result left the room),
+// removes the chunks of upload sessions that are no longer open, and
+// aborts sessions open for longer than UploadTTL. The server calls it at
+// start.
 func (s *Server) Reconcile(ctx context.Context) error {
+	err := s.db.Update(ctx, func(tx *sqlite.Tx) error {
+		open, err := tx.OpenReservations()
+		if err != nil {
+			return err
+		}
+		for _, r := range open {
+			if !strings.HasPrefix(r.ID, "query:") {
+				continue // match runs keep theirs until they finish
+			}
+			if err := tx.ReleaseReservation(r.ID); err != nil {
+				return err
+			}
+			s.log.Info("released the budget of an unfinished query run", "reservation", r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	if s.uploadDir == "" {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cleanroom-dev/cleanroom/internal/dp"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 )
 
@@ -49,4 +50,40 @@ func TestReconcile(t *testing.T) {
 	if state != "aborted" {
 		t.Errorf("expired session is %q, want aborted", state)
 	}
+}
+
+// TestReconcileReleasesUnfinishedQueries: the budget reserved by a query
+// run that never finished is given back at start; a match run's stays.
+func TestReconcileReleasesUnfinishedQueries(t *testing.T) {
+	f := newFixture(t)
+	err := f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		b := &sqlite.Budget{Dataset: budgetID("r1", "bank-customers"), Party: "bank", Size: 500, Cap: defaultCap(500)}
+		if err := tx.SetBudget(b); err != nil {
+			return err
+		}
+		for _, id := range []string{"query:crashed", "run1:bank-customers"} {
+			if err := tx.ReserveBudget(sqlite.BudgetRequest{ID: id, Receiver: "bank", Loss: dp.Loss{Rho: 0.1},
+				Reads: []sqlite.DatasetRead{{Dataset: budgetID("r1", "bank-customers")}}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.db.View(t.Context(), func(tx *sqlite.Tx) error {
+		q, err := tx.Reservation("query:crashed")
+		if err != nil || q.State != sqlite.Released {
+			t.Errorf("unfinished query's reservation = %+v, %v; want released", q, err)
+		}
+		m, err := tx.Reservation("run1:bank-customers")
+		if err != nil || m.State != sqlite.Reserved {
+			t.Errorf("waiting match run's reservation = %+v, %v; want still reserved", m, err)
+		}
+		return nil
+	})
 }
