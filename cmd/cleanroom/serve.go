@@ -126,7 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 	api, err := httpapi.New(httpapi.Config{
 		DB: db, Logger: m.Logger, Version: version,
 		SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(),
-		Opener: keys, Vault: store, UploadDir: uploadDir,
+		Opener: keys, Vault: store, UploadDir: uploadDir, Signer: keys.Signing,
 	})
 	if err != nil {
 		return err

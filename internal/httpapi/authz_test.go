@@ -52,8 +52,9 @@ var matrix = map[string]struct {
 	"POST /api/v1/rooms/{room}/parties": {request{path: "/api/v1/rooms/r1/parties", body: func(f *fixture, who string) any {
 		return InviteRequest{Party: "late"}
 	}}, authed(200, 403, 404, 404)},
-	"GET /api/v1/rooms/{room}/audit": {request{path: "/api/v1/rooms/r1/audit"}, authed(403, 200, 404, 404)},
-	"GET /api/v1/audit":              {request{path: "/api/v1/audit"}, authed(200, 403, 403, 403)},
+	"GET /api/v1/rooms/{room}/audit":            {request{path: "/api/v1/rooms/r1/audit"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/audit/checkpoint": {request{path: "/api/v1/rooms/r1/audit/checkpoint?old=0"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/audit":                         {request{path: "/api/v1/audit"}, authed(200, 403, 403, 403)},
 
 	"POST /api/v1/rooms/{room}/datasets": {request{path: "/api/v1/rooms/r1/datasets", body: func(f *fixture, who string) any {
 		return CreateDatasetRequest{Name: "ds-" + who, Schema: []byte(testSchema)}

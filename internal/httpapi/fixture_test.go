@@ -77,7 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.uploadDir = filepath.Join(t.TempDir(), "uploads")
 	f.srv, err = New(Config{DB: db, SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(), Version: "test",
-		Opener: keys, Vault: vs, UploadDir: f.uploadDir})
+		Opener: keys, Vault: vs, UploadDir: f.uploadDir, Signer: keys.Signing})
 	if err != nil {
 		t.Fatal(err)
 	}

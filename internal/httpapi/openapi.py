@@ -77,6 +77,7 @@ paths = {
  "/api/v1/rooms/{room}/queries/explain": {"post": op("explainQuery","The plan, controls and utility preview of a run (noise per cell, release probability by group size); reads no data, spends nothing (members)","query.explain",resp(200,"Explanation","Explain"),req="RunQueryRequest",params=[room],e=(400,401,403,404,413))},
  "/api/v1/rooms/{room}/queries/{query}": {"get": op("showQuery","A run; its result only for the receivers once released, the reviewers while pending","query.show",resp(200,"Run","Query"),params=[room,P("query","Query ID")],e=(401,403,404))},
  "/api/v1/rooms/{room}/queries/{query}/review": {"post": op("reviewQuery","Approve or reject a result waiting for review (reviewers of the named parties)","query.review",resp(200,"Decided","Query"),req="ReviewRequest",params=[room,P("query","Query ID")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/audit/checkpoint": {"get": op("auditCheckpoint","The room log's checkpoint (RFC 9162 tree of its entries) signed by the server, with the consistency proof from ?old=N (members)","room.audit",resp(200,"Checkpoint","CheckpointBody"),params=[room,Q("old","The size of the last checkpoint the caller holds")],e=(400,401,403,404))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
 }
 S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
@@ -127,6 +128,7 @@ schemas = {
  "Explain": S({"template":s,"version":{"type":"integer"},"plan":s,"datasets":{"type":"array","items":{"type":"object"}},"preview":{"type":"object","description":"metrics: noise per cell; keep: probability that a group of n people is shown; loss"}}),
  "QueryList": S({"queries":{"type":"array","items":ref("Query")}}),
  "ReviewRequest": S({"decision":{"type":"string","enum":["approve","reject"]}},["decision"]),
+ "CheckpointBody": S({"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64}}),
  "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),
  "AuditEntry": S({"seq":{"type":"integer"},"time":dt,"actor":s,"action":s,"object":s,"room":s,"outcome":{"type":"string","enum":["ok","refused"]},"code":s,"detail":{"type":"object","additionalProperties":s},"request_id":s,"prev_hash":b64,"hash":b64}),
  "AuditList": S({"entries":{"type":"array","items":ref("AuditEntry")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),

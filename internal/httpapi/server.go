@@ -55,6 +55,9 @@ type Config struct {
 	// QueryMemoryLimit bounds the in-memory engine of one query run, in
 	// bytes. Optional; default 2 GiB.
 	QueryMemoryLimit int64
+	// Signer is the server's Ed25519 key, which signs audit checkpoints;
+	// required for them.
+	Signer ed25519.PrivateKey
 }
 
 // Opener opens an HPKE-sealed message (keyfile.ServerKeys implements it).
@@ -72,6 +75,7 @@ type Server struct {
 	vault     *vault.Store
 	uploadDir string
 	queryMem  int64
+	signer    ed25519.PrivateKey
 
 	db       *sqlite.DB
 	log      *slog.Logger
@@ -114,11 +118,12 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 		queryMem:  cfg.QueryMemoryLimit,
+		signer:    cfg.Signer,
 	}
 	if s.queryMem == 0 {
 		s.queryMem = defaultQueryMemoryLimit
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), []Route{s.checkpointRoute()})
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
