@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 //	                         keys and indexes) of the JSON in FILE (stdout: the last
 //	                         command's output)
 //	filemode FILE MODE       check that FILE's permission bits are MODE (octal)
+//	replace FILE OLD NEW     replace the first OLD in FILE with NEW (tampering)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -47,6 +48,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonfield": jsonField,
 			"filemode":  fileMode,
+			"replace":   replaceInFile,
 		},
 	})
 }
@@ -141,4 +143,17 @@ func fileMode(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == want) == neg {
 		ts.Fatalf("%s has mode %#o; want %s%#o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
+}
+
+// replaceInFile implements `replace FILE OLD NEW`.
+func replaceInFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE OLD NEW")
+	}
+	s := ts.ReadFile(args[0])
+	if !strings.Contains(s, args[1]) {
+		ts.Fatalf("%s does not contain %q", args[0], args[1])
+	}
+	path := ts.MkAbs(args[0])
+	ts.Check(os.WriteFile(path, []byte(strings.Replace(s, args[1], args[2], 1)), 0o600))
 }

@@ -26,8 +26,13 @@ import (
 )
 
 // Leaf is the encoding of an entry that the tree hashes: its content,
-// without the legacy hash chain.
+// without the legacy hash chain. An empty detail encodes as null whether
+// it was read from the store (empty) or from the API (omitted).
 func Leaf(e *cleanroom.AuditEntry) []byte {
+	detail := e.Detail
+	if len(detail) == 0 {
+		detail = nil
+	}
 	b, _ := json.Marshal(struct {
 		Seq       int64             `json:"seq"`
 		Time      string            `json:"time"`
@@ -39,7 +44,7 @@ func Leaf(e *cleanroom.AuditEntry) []byte {
 		Code      string            `json:"code"`
 		Detail    map[string]string `json:"detail"`
 		RequestID string            `json:"request_id"`
-	}{e.Seq, e.Time.UTC().Format(time.RFC3339Nano), e.Actor, string(e.Action), e.Object, e.Room, e.Outcome, e.Code, e.Detail, e.RequestID})
+	}{e.Seq, e.Time.UTC().Format(time.RFC3339Nano), e.Actor, string(e.Action), e.Object, e.Room, e.Outcome, e.Code, detail, e.RequestID})
 	return b
 }
 

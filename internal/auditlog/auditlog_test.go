@@ -1,7 +1,9 @@
 package auditlog
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,27 @@ func TestVerifyFindsTampering(t *testing.T) {
 	other, _, _ := ed25519.GenerateKey(nil)
 	if f := Verify(export(log), other, nil); len(f) == 0 || !strings.Contains(f[0], "not signed") {
 		t.Errorf("wrong server key: %v", f)
+	}
+}
+
+// TestLeafSurvivesTheAPI: an entry as the store holds it and the same
+// entry after a JSON round trip (as a member downloads it: empty detail
+// omitted, time in another zone) hash to the same leaf.
+func TestLeafSurvivesTheAPI(t *testing.T) {
+	stored := entries(2)
+	stored[0].Detail = map[string]string{}
+	stored[1].Time = stored[1].Time.In(time.FixedZone("CET", 3600))
+	for i := range stored {
+		raw, err := json.Marshal(stored[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got cleanroom.AuditEntry
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := Leaf(&stored[i]), Leaf(&got); !bytes.Equal(a, b) {
+			t.Errorf("entry %d: leaf %s after the API, %s stored", i, b, a)
+		}
 	}
 }

@@ -160,3 +160,13 @@ func (c *Client) ReviewQuery(ctx context.Context, room, id, decision string) (*h
 func (c *Client) ExplainQuery(ctx context.Context, room string, req httpapi.RunQueryRequest) (*httpapi.Explain, error) {
 	return send[httpapi.Explain](ctx, c, http.MethodPost, roomPath(room)+"/queries/explain", req)
 }
+
+// AuditCheckpoint returns the room log's signed checkpoint and the
+// consistency proof from old (old < 0: no proof).
+func (c *Client) AuditCheckpoint(ctx context.Context, room string, old int) (*httpapi.CheckpointBody, error) {
+	q := ""
+	if old >= 0 {
+		q = "?old=" + strconv.Itoa(old)
+	}
+	return get[httpapi.CheckpointBody](ctx, c, roomPath(room)+"/audit/checkpoint"+q)
+}
