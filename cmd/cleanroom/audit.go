@@ -58,7 +58,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Keep, export and verify a room's audit log without trusting the host",
-		Long: `A room's audit entries are the leaves of an RFC 9162 Merkle tree whose
+		Long: `'audit log' lists a room's audit entries. A room's audit entries are the leaves of an RFC 9162 Merkle tree whose
 checkpoints the server signs. 'audit checkpoint' fetches the newest checkpoint
 and keeps it only if a consistency proof shows it extends the last one you
 kept (run it regularly; your party's agent should). 'audit export' writes the
@@ -163,13 +163,27 @@ it signed before).`,
 			return nil
 		},
 	}
-	for _, c := range []*cobra.Command{checkpoint, export} {
+	var page client.AuditPage
+	list := &cobra.Command{
+		Use:   "log --room ROOM [--after SEQ] [--limit N]",
+		Short: "Show the room's audit log (members; the same as 'room audit')",
+		Args:  wantArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			return listRoomAudit(cmd, g, room, page, "cleanroom audit log --room "+room)
+		},
+	}
+	list.Flags().Int64Var(&page.After, "after", 0, "show entries after this sequence number")
+	list.Flags().IntVar(&page.Limit, "limit", 0, "show at most this many entries (default 1000)")
+	for _, c := range []*cobra.Command{list, checkpoint, export} {
 		c.Flags().StringVar(&room, "room", "", "the room (required)")
 	}
 	for _, c := range []*cobra.Command{checkpoint, verify} {
 		c.Flags().StringVar(&dir, "state", "", "where your kept checkpoints live (default: audit next to the default key directory)")
 	}
-	cmd.AddCommand(checkpoint, export, verify)
+	cmd.AddCommand(list, checkpoint, export, verify)
 	return group(cmd)
 }
 

@@ -187,31 +187,37 @@ read it; the platform admin does not. At most --limit entries are shown
 (1000 at most); --after continues after an entry's sequence number.`,
 		Args: wantArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if page.After < 0 {
-				return usageError{fmt.Errorf("--after %d is negative", page.After)}
-			}
-			if page.Limit < 0 || page.Limit > 1000 {
-				return usageError{fmt.Errorf("--limit %d is not between 1 and 1000", page.Limit)}
-			}
-			return g.withClient(cmd.Context(), func(c *client.Client) error {
-				l, err := c.RoomAudit(cmd.Context(), args[0], page)
-				if err != nil {
-					return err
-				}
-				if g.json {
-					return printJSON(g.stdout, l)
-				}
-				printAudit(g, l)
-				if l.Next != 0 {
-					fmt.Fprintf(g.stderr, "More entries follow: cleanroom room audit %s --after %d\n", args[0], l.Next)
-				}
-				return nil
-			})
+			return listRoomAudit(cmd, g, args[0], page, "cleanroom room audit "+args[0])
 		},
 	}
 	cmd.Flags().Int64Var(&page.After, "after", 0, "show entries after this sequence number")
 	cmd.Flags().IntVar(&page.Limit, "limit", 0, "show at most this many entries (default 1000)")
 	return cmd
+}
+
+// listRoomAudit prints one page of a room's audit entries; more names the
+// command that shows the next page.
+func listRoomAudit(cmd *cobra.Command, g *globals, room string, page client.AuditPage, more string) error {
+	if page.After < 0 {
+		return usageError{fmt.Errorf("--after %d is negative", page.After)}
+	}
+	if page.Limit < 0 || page.Limit > 1000 {
+		return usageError{fmt.Errorf("--limit %d is not between 1 and 1000", page.Limit)}
+	}
+	return g.withClient(cmd.Context(), func(c *client.Client) error {
+		l, err := c.RoomAudit(cmd.Context(), room, page)
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return printJSON(g.stdout, l)
+		}
+		printAudit(g, l)
+		if l.Next != 0 {
+			fmt.Fprintf(g.stderr, "More entries follow: %s --after %d\n", more, l.Next)
+		}
+		return nil
+	})
 }
 
 // printAudit prints audit entries as a table.
