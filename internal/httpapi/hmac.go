@@ -37,7 +37,7 @@ func (s *Server) hmacRoutes() []Route {
 		{Method: "PUT", Pattern: "/api/v1/rooms/{room}/agent/key", Action: cleanroom.ActionAgentKey, Mutates: true,
 			decode: decodeInto(func(c *call, v *statement.Envelope) error { c.body = v; return nil }), handle: s.putAgentKey},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/keys", Action: cleanroom.ActionAgentKeys, handle: s.listAgentKeys},
-		{Method: "GET", Pattern: "/api/v1/rooms/{room}/hmac", Action: cleanroom.ActionHMACGet, handle: s.getHMAC},
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/hmac", Action: cleanroom.ActionHMACGet, Discloses: true, handle: s.getHMAC},
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/hmac", Action: cleanroom.ActionHMACPut, Mutates: true,
 			decode: decodeInto(func(c *call, v *HMACRequest) error { c.body = v; return nil }), handle: s.putHMAC},
 	}

@@ -153,7 +153,7 @@ func (s *Server) matchRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/matches", Action: cleanroom.ActionMatchRun, Mutates: true, handle: s.startMatch},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/matches/{match}", Action: cleanroom.ActionMatchShow, handle: s.showMatch},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/jobs", Action: cleanroom.ActionAgentJobs, handle: s.listJobs},
-		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/jobs/{job}", Action: cleanroom.ActionAgentJob, handle: s.showJob},
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/jobs/{job}", Action: cleanroom.ActionAgentJob, Discloses: true, handle: s.showJob},
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/agent/jobs/{job}/result", Action: cleanroom.ActionAgentResult, Mutates: true,
 			MaxBody: maxResultBody, decode: decodeInto(func(c *call, v *JobResult) error { c.body = &resultWork{res: v}; return nil }),
 			prepare: s.prepareResult, handle: s.saveResult},

@@ -63,7 +63,7 @@ func (s *Server) queryRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/queries", Action: cleanroom.ActionQueryList, handle: s.listQueries},
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/queries/explain", Action: cleanroom.ActionQueryExplain,
 			decode: decodeInto(func(c *call, v *RunQueryRequest) error { c.body = v; return nil }), handle: s.explainQuery},
-		{Method: "GET", Pattern: "/api/v1/rooms/{room}/queries/{query}", Action: cleanroom.ActionQueryShow, handle: s.showQuery},
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/queries/{query}", Action: cleanroom.ActionQueryShow, Discloses: true, handle: s.showQuery},
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/queries/{query}/review", Action: cleanroom.ActionQueryReview, Mutates: true,
 			decode: decodeInto(func(c *call, v *ReviewRequest) error { c.body = v; return nil }), handle: s.reviewQuery},
 	}

@@ -144,12 +144,15 @@ func (s *Server) ServerID() string { return s.serverID }
 
 // Route is one API route. Action is empty for public routes, which need no
 // token. Mutates marks routes that change state: they run in a write
-// transaction with their audit entry.
+// transaction with their audit entry. Discloses marks reads that hand over
+// data or key material (a job's tokens, a sealed key or result): they are
+// audited like changes, so every member sees who fetched what.
 type Route struct {
-	Method  string
-	Pattern string
-	Action  cleanroom.Action
-	Mutates bool
+	Method    string
+	Pattern   string
+	Action    cleanroom.Action
+	Mutates   bool
+	Discloses bool
 	// MaxBody is the route's request body limit; MaxBodyBytes if zero.
 	MaxBody int64
 	// decode parses the request body into the call before authorization
@@ -299,8 +302,9 @@ func (s *Server) serve(c *call, rt *Route) (int, any, error) {
 
 	var status int
 	var resp any
+	audited := rt.Mutates || rt.Discloses
 	run := s.db.View
-	if rt.Mutates {
+	if audited {
 		run = s.db.Update
 	}
 	err = run(ctx, func(tx *sqlite.Tx) (err error) {
@@ -309,7 +313,7 @@ func (s *Server) serve(c *call, rt *Route) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		if rt.Mutates {
+		if audited {
 			if err := tx.AppendAudit(c.entry(rt, cleanroom.OutcomeOK, "")); err != nil {
 				return err
 			}
