@@ -27,6 +27,9 @@ const (
 	ActionRoomAudit   Action = "room.audit"
 	ActionAuditList   Action = "audit.list"
 
+	ActionIncidentList   Action = "incident.list"
+	ActionIncidentTriage Action = "incident.triage"
+
 	ActionDatasetCreate Action = "dataset.create"
 	ActionDatasetList   Action = "dataset.list"
 	ActionDatasetShow   Action = "dataset.show"
@@ -78,6 +81,7 @@ var Actions = []Action{
 	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
 	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
+	ActionIncidentList, ActionIncidentTriage,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -209,6 +213,15 @@ func Authorize(p *Principal, a Action, t Target) error {
 
 	case ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain:
 		return authorizeQuery(p, a, t)
+
+	case ActionIncidentList, ActionIncidentTriage:
+		if err := roomMember(p, t, Errorf(EForbidden, "the platform admin does not triage a room's incidents; its reviewers do")); err != nil {
+			return err
+		}
+		if a == ActionIncidentTriage && !p.HasRole(t.Room, RoleReviewer) {
+			return needRole(t.Room, RoleReviewer)
+		}
+		return nil
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,6 +131,12 @@ var matrix = map[string]struct {
 		f.queryReady("  receivers: [bank]\n  review_by: [bank]\n")
 		f.runQuery()
 		return ReviewRequest{Decision: "approve"}
+	}}, with(authed(403, 403, 404, 404), "reviewer", 200)},
+	"GET /api/v1/rooms/{room}/incidents": {request{path: "/api/v1/rooms/r1/incidents"}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/incidents/{seq}/triage": {request{path: "/api/v1/rooms/r1/incidents/{incident}/triage", body: func(f *fixture, who string) any {
+		f.do("outsider", "GET", "/api/v1/rooms/r1/datasets", nil) // an incident in r1
+		f.ids["incident"] = strconv.FormatInt(f.lastAudit().Seq, 10)
+		return TriageRequest{Verdict: "false_positive", Note: "a user typed the wrong room"}
 	}}, with(authed(403, 403, 404, 404), "reviewer", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},

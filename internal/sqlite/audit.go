@@ -94,8 +94,7 @@ func (tx *Tx) Audit(f AuditFilter) ([]cleanroom.AuditEntry, error) {
 		where += ` AND room IS NULL`
 	}
 	args = append(args, f.Limit)
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT seq, time, actor, action, object, room, outcome, code, detail, request_id, prev_hash, hash
-		FROM audit_log `+where+` ORDER BY seq LIMIT ?`, args...)
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT `+auditColumns+` FROM audit_log `+where+` ORDER BY seq LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
@@ -103,22 +102,35 @@ func (tx *Tx) Audit(f AuditFilter) ([]cleanroom.AuditEntry, error) {
 	out := []cleanroom.AuditEntry{}
 	for rows.Next() {
 		var e cleanroom.AuditEntry
-		var t, action, detail string
-		var room, code sql.NullString
-		if err := rows.Scan(&e.Seq, &t, &e.Actor, &action, &e.Object, &room, &e.Outcome, &code, &detail, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("read audit log: %w", err)
-		}
-		e.Action = cleanroom.Action(action)
-		e.Room, e.Code = room.String, code.String
-		if e.Time, err = parseTime(t); err != nil {
+		if err := scanEntry(rows, &e); err != nil {
 			return nil, err
-		}
-		if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
-			return nil, fmt.Errorf("read audit log: entry %d: %w", e.Seq, err)
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// auditColumns are the audit_log columns scanEntry reads, in its order.
+const auditColumns = `seq, time, actor, action, object, room, outcome, code, detail, request_id, prev_hash, hash`
+
+// scanEntry reads an entry selected as auditColumns, followed by extra.
+func scanEntry(rows *sql.Rows, e *cleanroom.AuditEntry, extra ...any) error {
+	var t, action, detail string
+	var room, code sql.NullString
+	dest := append([]any{&e.Seq, &t, &e.Actor, &action, &e.Object, &room, &e.Outcome, &code, &detail, &e.RequestID, &e.PrevHash, &e.Hash}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	e.Action = cleanroom.Action(action)
+	e.Room, e.Code = room.String, code.String
+	var err error
+	if e.Time, err = parseTime(t); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+		return fmt.Errorf("read audit log: entry %d: %w", e.Seq, err)
+	}
+	return nil
 }
 
 // VerifyAuditChain checks the hash chain of the whole trail and returns the
