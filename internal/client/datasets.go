@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
@@ -169,4 +170,14 @@ func (c *Client) AuditCheckpoint(ctx context.Context, room string, old int) (*ht
 		q = "?old=" + strconv.Itoa(old)
 	}
 	return get[httpapi.CheckpointBody](ctx, c, roomPath(room)+"/audit/checkpoint"+q)
+}
+
+// Incidents returns a page of a room's incidents with the room's counts.
+func (c *Client) Incidents(ctx context.Context, room string, page AuditPage) (*httpapi.IncidentList, error) {
+	return get[httpapi.IncidentList](ctx, c, roomPath(room)+"/incidents"+page.query())
+}
+
+// TriageIncident records a reviewer's verdict on incident seq.
+func (c *Client) TriageIncident(ctx context.Context, room string, seq int64, req httpapi.TriageRequest) (*cleanroom.IncidentCounts, error) {
+	return send[cleanroom.IncidentCounts](ctx, c, http.MethodPost, roomPath(room)+"/incidents/"+strconv.FormatInt(seq, 10)+"/triage", req)
 }
