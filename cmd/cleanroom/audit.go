@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ func init() { commands = append(commands, newAuditCmd) }
 type auditState struct {
 	ServerKey   ed25519.PublicKey     `json:"server_key"`
 	Checkpoints []auditlog.Checkpoint `json:"checkpoints"`
+	Receipts    []auditlog.Receipt    `json:"receipts,omitempty"`
 }
 
 func auditStatePath(dir, server, room string) string {
@@ -151,15 +153,15 @@ it signed before).`,
 				return withHint(fmt.Errorf("no checkpoint of room %s is kept in %s", e.Room, d),
 					"run `cleanroom audit checkpoint --room "+e.Room+"` regularly, with the same --state")
 			}
-			findings := auditlog.Verify(&e, st.ServerKey, st.Checkpoints)
+			findings := auditlog.Verify(&e, st.ServerKey, st.Checkpoints, st.Receipts)
 			if len(findings) > 0 {
 				for _, f := range findings {
 					fmt.Fprintf(g.stdout, "FAIL: %s\n", f)
 				}
 				return fmt.Errorf("the audit log of room %s does not verify (%d findings)", e.Room, len(findings))
 			}
-			fmt.Fprintf(g.stdout, "The audit log of room %s verifies: %d entries, consistent with the %d checkpoints you kept.\n",
-				e.Room, len(e.Entries), len(st.Checkpoints))
+			fmt.Fprintf(g.stdout, "The audit log of room %s verifies: %d entries, consistent with the %d checkpoints and %d receipts you kept.\n",
+				e.Room, len(e.Entries), len(st.Checkpoints), len(st.Receipts))
 			return nil
 		},
 	}
@@ -177,13 +179,44 @@ it signed before).`,
 	}
 	list.Flags().Int64Var(&page.After, "after", 0, "show entries after this sequence number")
 	list.Flags().IntVar(&page.Limit, "limit", 0, "show at most this many entries (default 1000)")
-	for _, c := range []*cobra.Command{list, checkpoint, export} {
+	receipt := &cobra.Command{
+		Use:   "receipt SEQ --room ROOM [--state DIR]",
+		Short: "Keep a receipt proving entry SEQ is in the room's log (members)",
+		Long: `Receipt keeps a checkpoint as 'audit checkpoint' does, then fetches and
+checks the inclusion proof of entry SEQ under it, and keeps the entry with
+its proof. 'audit verify' then reports an export in which that entry was
+edited, dropped or moved. Take one for every release you receive.`,
+		Args: wantArgs("SEQ"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seq, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || seq < 1 {
+				return usageError{fmt.Errorf("entry %q is not a sequence number", args[0])}
+			}
+			if err := required(cmd, "room", room); err != nil {
+				return err
+			}
+			d, err := state()
+			if err != nil {
+				return err
+			}
+			return g.withClient(cmd.Context(), func(c *client.Client) error {
+				r, err := keepReceipt(cmd.Context(), c, room, seq, d)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Kept receipt of entry %d (%s %s, %s) in room %s: entry %d of the %d-entry log.\n",
+					seq, r.Entry.Action, r.Entry.Object, r.Entry.Outcome, room, r.Index+1, r.Checkpoint.Size)
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{list, checkpoint, export, receipt} {
 		c.Flags().StringVar(&room, "room", "", "the room (required)")
 	}
-	for _, c := range []*cobra.Command{checkpoint, verify} {
+	for _, c := range []*cobra.Command{checkpoint, receipt, verify} {
 		c.Flags().StringVar(&dir, "state", "", "where your kept checkpoints live (default: audit next to the default key directory)")
 	}
-	cmd.AddCommand(list, checkpoint, export, verify)
+	cmd.AddCommand(list, checkpoint, receipt, export, verify)
 	return group(cmd)
 }
 
@@ -236,14 +269,47 @@ func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*a
 		}
 	}
 	st.Checkpoints = append(st.Checkpoints, cp)
+	return &cp, saveAuditState(dir, path, st)
+}
+
+func saveAuditState(dir, path string, st *auditState) error {
 	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, raw, 0o600)
+}
+
+// keepReceipt keeps a checkpoint, then checks and keeps the receipt of
+// entry seq under it.
+func keepReceipt(ctx context.Context, c *client.Client, room string, seq int64, dir string) (*auditlog.Receipt, error) {
+	cp, err := keepCheckpoint(ctx, c, room, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	r, err := c.AuditReceipt(ctx, room, seq, cp.Size)
+	if err != nil {
 		return nil, err
 	}
-	return &cp, atomicfile.Write(path, raw, 0o600)
+	path := auditStatePath(dir, cp.Server, room)
+	st, err := loadAuditState(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Verify(st.ServerKey); err != nil {
+		return nil, err
+	}
+	if r.Checkpoint.Server != cp.Server || r.Checkpoint.Room != room || r.Checkpoint.Size != cp.Size || r.Checkpoint.Root32() != cp.Root32() {
+		return nil, fmt.Errorf("the receipt's checkpoint (%s) is not the checkpoint just kept (%s): the host forked the log", &r.Checkpoint, cp)
+	}
+	if r.Entry.Seq != seq || r.Entry.Room != room {
+		return nil, fmt.Errorf("the receipt is for entry %d of room %q, not entry %d", r.Entry.Seq, r.Entry.Room, seq)
+	}
+	st.Receipts = append(st.Receipts, *r)
+	return r, saveAuditState(dir, path, st)
 }
 
 // exportLog downloads the checkpoint and then the entries it covers.

@@ -13,6 +13,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -120,9 +121,10 @@ type Export struct {
 
 // Verify checks an export offline: the entries hash to the export's signed
 // checkpoint, and to every checkpoint the member kept (held, each already
-// signature-checked when it was kept). It returns one finding per problem,
+// signature-checked when it was kept), and holds each entry the member has
+// a receipt for (each already checked when it was kept). It returns one finding per problem,
 // none for a log that verifies.
-func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint) []string {
+func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint, receipts []Receipt) []string {
 	var out []string
 	if err := e.Checkpoint.Verify(pub); err != nil {
 		out = append(out, "the export's checkpoint is not signed by the server's key")
@@ -153,7 +155,46 @@ func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint) []string {
 			out = append(out, fmt.Sprintf("the first %d entries differ from the checkpoint you hold for that size: an entry was edited, removed, reordered or inserted, or the host showed you another history (a fork)", h.Size))
 		}
 	}
+	for _, r := range receipts {
+		if r.Checkpoint.Server != e.Server || r.Checkpoint.Room != e.Room {
+			continue
+		}
+		switch {
+		case r.Index >= len(e.Entries):
+			out = append(out, fmt.Sprintf("entry seq %d, for which you hold a receipt, is missing: the log is truncated", r.Entry.Seq))
+		case !bytes.Equal(Leaf(&e.Entries[r.Index]), Leaf(&r.Entry)):
+			out = append(out, fmt.Sprintf("entry seq %d, for which you hold a receipt, was edited, removed or moved", r.Entry.Seq))
+		}
+	}
 	return out
+}
+
+// Receipt proves that an entry is at a place in the log a signed
+// checkpoint covers.
+type Receipt struct {
+	Entry      cleanroom.AuditEntry `json:"entry"`
+	Index      int                  `json:"index"`
+	Checkpoint Checkpoint           `json:"checkpoint"`
+	Proof      [][]byte             `json:"proof"`
+}
+
+// Verify checks the receipt's checkpoint signature and the entry's
+// inclusion proof.
+func (r *Receipt) Verify(pub ed25519.PublicKey) error {
+	if err := r.Checkpoint.Verify(pub); err != nil {
+		return err
+	}
+	proof := make([][32]byte, len(r.Proof))
+	for i, p := range r.Proof {
+		if len(p) != merkle.HashSize {
+			return errors.New("inclusion proof has a hash that is not 32 bytes")
+		}
+		copy(proof[i][:], p)
+	}
+	if err := merkle.VerifyInclusion(merkle.LeafHash(Leaf(&r.Entry)), r.Index, r.Checkpoint.Size, proof, r.Checkpoint.Root32()); err != nil {
+		return fmt.Errorf("entry seq %d is not in the log the checkpoint signs: %w", r.Entry.Seq, err)
+	}
+	return nil
 }
 
 // String names a checkpoint in messages.

@@ -46,7 +46,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 	export := func(es []cleanroom.AuditEntry) *Export {
 		return &Export{Server: "srv", Room: "r1", Entries: es, Checkpoint: checkpoint(t, priv, es)}
 	}
-	if f := Verify(export(log), pub, held); len(f) != 0 {
+	if f := Verify(export(log), pub, held, nil); len(f) != 0 {
 		t.Fatalf("untouched log: %v", f)
 	}
 	clone := func() []cleanroom.AuditEntry {
@@ -77,7 +77,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}, "first 8 entries differ"},
 	}
 	for _, tc := range cases {
-		f := Verify(export(tc.es()), pub, held)
+		f := Verify(export(tc.es()), pub, held, nil)
 		if len(f) == 0 || !strings.Contains(strings.Join(f, "; "), tc.want) {
 			t.Errorf("%s: findings %v, want one containing %q", tc.name, f, tc.want)
 		}
@@ -86,11 +86,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 	// checkpoint not signed by the server, are reported too.
 	e := export(log)
 	e.Entries[9].Object = "x"
-	if f := Verify(e, pub, nil); len(f) == 0 || !strings.Contains(f[0], "do not hash to the export's checkpoint") {
+	if f := Verify(e, pub, nil, nil); len(f) == 0 || !strings.Contains(f[0], "do not hash to the export's checkpoint") {
 		t.Errorf("edited tail: %v", f)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	if f := Verify(export(log), other, nil); len(f) == 0 || !strings.Contains(f[0], "not signed") {
+	if f := Verify(export(log), other, nil, nil); len(f) == 0 || !strings.Contains(f[0], "not signed") {
 		t.Errorf("wrong server key: %v", f)
 	}
 }
@@ -113,6 +113,62 @@ func TestLeafSurvivesTheAPI(t *testing.T) {
 		}
 		if a, b := Leaf(&stored[i]), Leaf(&got); !bytes.Equal(a, b) {
 			t.Errorf("entry %d: leaf %s after the API, %s stored", i, b, a)
+		}
+	}
+}
+
+// receipt builds a receipt for entry i of es under a checkpoint of es.
+func receipt(t *testing.T, priv ed25519.PrivateKey, es []cleanroom.AuditEntry, i int) Receipt {
+	t.Helper()
+	tr := Tree(es)
+	proof, err := tr.InclusionProof(i, tr.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Receipt{Entry: es[i], Index: i, Checkpoint: checkpoint(t, priv, es)}
+	for _, h := range proof {
+		r.Proof = append(r.Proof, append([]byte(nil), h[:]...))
+	}
+	return r
+}
+
+// TestReceipts: a receipt verifies for its entry and no other; an export
+// that edits, drops or moves a receipted entry, even one newer than every
+// checkpoint held, is reported.
+func TestReceipts(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	log := entries(9)
+	r := receipt(t, priv, log, 8) // the newest entry, past no held checkpoint
+	if err := r.Verify(pub); err != nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	forged := r
+	forged.Entry.Outcome = "refused"
+	if err := forged.Verify(pub); err == nil {
+		t.Error("a receipt verified for an edited entry")
+	}
+	moved := r
+	moved.Index = 7
+	if err := moved.Verify(pub); err == nil {
+		t.Error("a receipt verified at another index")
+	}
+	receipts := []Receipt{r}
+	export := func(es []cleanroom.AuditEntry) *Export {
+		return &Export{Server: "srv", Room: "r1", Entries: es, Checkpoint: checkpoint(t, priv, es)}
+	}
+	if f := Verify(export(log), pub, nil, receipts); len(f) != 0 {
+		t.Fatalf("untouched log: %v", f)
+	}
+	edited := append([]cleanroom.AuditEntry(nil), log...)
+	edited[8].Detail = map[string]string{"i": "changed"}
+	for name, es := range map[string][]cleanroom.AuditEntry{
+		"edited":    edited,
+		"truncated": log[:8],
+		"moved":     append(append([]cleanroom.AuditEntry(nil), log[:7]...), log[8], log[7]),
+	} {
+		f := Verify(export(es), pub, nil, receipts)
+		if len(f) == 0 || !strings.Contains(strings.Join(f, "\n"), "for which you hold a receipt") {
+			t.Errorf("%s: findings %v", name, f)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/auditlog"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
@@ -170,6 +171,12 @@ func (c *Client) AuditCheckpoint(ctx context.Context, room string, old int) (*ht
 		q = "?old=" + strconv.Itoa(old)
 	}
 	return get[httpapi.CheckpointBody](ctx, c, roomPath(room)+"/audit/checkpoint"+q)
+}
+
+// AuditReceipt returns the inclusion receipt of entry seq under a signed
+// checkpoint of the room log's first size entries.
+func (c *Client) AuditReceipt(ctx context.Context, room string, seq int64, size int) (*auditlog.Receipt, error) {
+	return get[auditlog.Receipt](ctx, c, roomPath(room)+"/audit/receipt?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.Itoa(size))
 }
 
 // Incidents returns a page of a room's incidents with the room's counts.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -17,8 +18,75 @@ type CheckpointBody struct {
 	Proof      [][]byte            `json:"proof"`
 }
 
-func (s *Server) checkpointRoute() Route {
-	return Route{Method: "GET", Pattern: "/api/v1/rooms/{room}/audit/checkpoint", Action: cleanroom.ActionRoomAudit, handle: s.checkpoint}
+func (s *Server) auditLogRoutes() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/audit/checkpoint", Action: cleanroom.ActionRoomAudit, handle: s.checkpoint},
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/audit/receipt", Action: cleanroom.ActionRoomAudit, handle: s.receipt},
+	}
+}
+
+// roomEntries reads the room's whole log in order.
+func roomEntries(c *call) ([]cleanroom.AuditEntry, error) {
+	var entries []cleanroom.AuditEntry
+	after := int64(0)
+	for {
+		page, err := c.tx.Audit(sqlite.AuditFilter{Room: c.target.Room, After: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, page...)
+		if len(page) < 1000 {
+			return entries, nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// receipt proves entry ?seq=N is in the room's log: an inclusion proof
+// under a signed checkpoint of the first ?size=M entries (all if absent).
+func (s *Server) receipt(c *call) (int, any, error) {
+	if s.signer == nil {
+		return 0, nil, errors.New("checkpoints are not configured on this server")
+	}
+	q := c.r.URL.Query()
+	seq, err := strconv.ParseInt(q.Get("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"seq\" must be an entry's sequence number, not %q", q.Get("seq"))
+	}
+	entries, err := roomEntries(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	size := len(entries)
+	if v := q.Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > len(entries) {
+			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"size\" must be a log size between 1 and %d, not %q", len(entries), v)
+		}
+		size = n
+	}
+	index := slices.IndexFunc(entries[:size], func(e cleanroom.AuditEntry) bool { return e.Seq == seq })
+	if index < 0 {
+		return 0, nil, cleanroom.Errorf(cleanroom.ENotFound, "entry %d is not in the first %d entries of room %q's log", seq, size, c.target.Room)
+	}
+	t := auditlog.Tree(entries[:size])
+	root, err := t.Root(size)
+	if err != nil {
+		return 0, nil, err
+	}
+	proof, err := t.InclusionProof(index, size)
+	if err != nil {
+		return 0, nil, err
+	}
+	r := auditlog.Receipt{Entry: entries[index], Index: index, Proof: [][]byte{},
+		Checkpoint: auditlog.Checkpoint{Server: s.serverID, Room: c.target.Room, Size: size, Root: root[:]}}
+	if err := r.Checkpoint.Sign(s.signer); err != nil {
+		return 0, nil, err
+	}
+	for _, h := range proof {
+		r.Proof = append(r.Proof, append([]byte(nil), h[:]...))
+	}
+	return http.StatusOK, r, nil
 }
 
 func (s *Server) checkpoint(c *call) (int, any, error) {
@@ -33,18 +101,9 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		}
 		old = n
 	}
-	var entries []cleanroom.AuditEntry
-	after := int64(0)
-	for {
-		page, err := c.tx.Audit(sqlite.AuditFilter{Room: c.target.Room, After: after, Limit: 1000})
-		if err != nil {
-			return 0, nil, err
-		}
-		entries = append(entries, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].Seq
+	entries, err := roomEntries(c)
+	if err != nil {
+		return 0, nil, err
 	}
 	t := auditlog.Tree(entries)
 	root, err := t.Root(t.Size())

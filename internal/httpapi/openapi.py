@@ -80,6 +80,7 @@ paths = {
  "/api/v1/rooms/{room}/audit/checkpoint": {"get": op("auditCheckpoint","The room log's checkpoint (RFC 9162 tree of its entries) signed by the server, with the consistency proof from ?old=N (members)","room.audit",resp(200,"Checkpoint","CheckpointBody"),params=[room,Q("old","The size of the last checkpoint the caller holds")],e=(400,401,403,404))},
  "/api/v1/rooms/{room}/incidents": {"get": op("listIncidents","The room's incidents (refused requests) with their triage and the counts of confirmed breaches and false positives (members)","incident.list",resp(200,"Incidents","IncidentList"),params=[room,Q("after","Return incidents after this sequence number"),Q("limit","At most this many incidents (1-1000)")],e=(400,401,403,404))},
  "/api/v1/rooms/{room}/incidents/{seq}/triage": {"post": op("triageIncident","Triage an incident as a confirmed breach or a false positive, once (reviewers); audited","incident.triage",resp(200,"The room's incident counts","IncidentCounts"),req="TriageRequest",params=[room,P("seq","The incident's audit sequence number")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/audit/receipt": {"get": op("auditReceipt","An inclusion receipt: entry ?seq=N, its index, and its inclusion proof under a server-signed checkpoint of the first ?size=M entries (default: all) (members)","room.audit",resp(200,"Receipt","Receipt"),params=[room,Q("seq","The entry's sequence number"),Q("size","The log size of the checkpoint to prove against")],e=(400,401,403,404))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
 }
 S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
@@ -137,6 +138,7 @@ schemas = {
  "Incident": S({"entry":ref("AuditEntry"),"verdict":{"type":"string","enum":["breach","false_positive"]},"triaged_by":s,"triaged_at":dt,"triage_note":s}),
  "IncidentList": S({"counts":ref("IncidentCounts"),"incidents":{"type":"array","items":ref("Incident")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),
  "TriageRequest": S({"verdict":{"type":"string","enum":["breach","false_positive"]},"note":s},["verdict"]),
+ "Receipt": S({"entry":ref("AuditEntry"),"index":{"type":"integer"},"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64}}),
  "AuditList": S({"entries":{"type":"array","items":ref("AuditEntry")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),
 }
 doc = {"openapi":"3.0.3","info":{"title":"Cleanroom room server API","version":"1","description":"The HTTP JSON API of the Cleanroom room server. Every route but the public ones needs `Authorization: Bearer <token>`. Errors share one shape (Error). State changes and refusals are written to the audit trail."},
