@@ -208,7 +208,10 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 	}
 	c.object = "query:" + w.row.ID
 	c.detail["state"] = w.row.State
-	c.detail["rho"] = strconv.FormatFloat(w.outcome.Release.Loss.Rho, 'g', -1, 64)
+	loss := w.outcome.Release.Loss
+	c.detail["rho"] = strconv.FormatFloat(loss.Rho, 'g', -1, 64)
+	c.detail["epsilon"] = strconv.FormatFloat(loss.Epsilon, 'g', -1, 64)
+	c.detail["delta"] = strconv.FormatFloat(loss.Delta, 'g', -1, 64)
 	if w.row.State == cleanroom.QueryReleased {
 		// Cell counts are recorded only for released results.
 		c.detail["cells"] = strconv.Itoa(len(w.outcome.Release.Cells))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -500,4 +501,29 @@ func TestDifferencingRuns(t *testing.T) {
 		t.Errorf("the attacker's mean squared error %.2f is far below the noise's 2σ² = %.2f", mse, noise)
 	}
 	t.Logf("differencing over %d pairs of runs: MSE %.2f, 2σ² %.2f; then the budget refused", pairs, mse, noise)
+}
+
+// TestQueryRunAudited: a run's entry records the privacy loss it spent,
+// and cell counts only once the result is released.
+func TestQueryRunAudited(t *testing.T) {
+	for _, tc := range []struct {
+		policy   string
+		released bool
+	}{{"  receivers: [bank]\n", true}, {"  receivers: [bank]\n  review_by: [bank]\n", false}} {
+		f := newFixture(t)
+		f.queryReady(tc.policy)
+		q := f.runQuery()
+		e := f.lastAudit()
+		if e.Action != cleanroom.ActionQueryRun || e.Object != "query:"+q.ID {
+			t.Fatalf("last entry %+v is not the run", e)
+		}
+		for _, k := range []string{"rho", "epsilon", "delta"} {
+			if v, err := strconv.ParseFloat(e.Detail[k], 64); err != nil || v <= 0 {
+				t.Errorf("entry detail %s = %q, want the loss spent", k, e.Detail[k])
+			}
+		}
+		if _, ok := e.Detail["cells"]; ok != tc.released {
+			t.Errorf("released %v: entry detail %v", tc.released, e.Detail)
+		}
+	}
 }
