@@ -256,12 +256,9 @@ func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*a
 		return nil, fmt.Errorf("the checkpoint is for %s/%s", cp.Server, cp.Room)
 	}
 	if last != nil {
-		proof := make([][32]byte, len(body.Proof))
-		for i, p := range body.Proof {
-			if len(p) != 32 {
-				return nil, errors.New("consistency proof has a hash that is not 32 bytes")
-			}
-			copy(proof[i][:], p)
+		proof, err := auditlog.ParseProof(body.Proof)
+		if err != nil {
+			return nil, err
 		}
 		if err := merkle.VerifyConsistency(last.Size, cp.Size, last.Root32(), cp.Root32(), proof); err != nil {
 			return nil, fmt.Errorf("the room's log of %d entries is not an extension of the %d-entry log you kept: %w (the host rewrote or forked it)",

@@ -32,11 +32,8 @@ or a false positive, and the triage is itself audited.`,
 			if err := required(cmd, "room", room); err != nil {
 				return err
 			}
-			if page.After < 0 {
-				return usageError{fmt.Errorf("--after %d is negative", page.After)}
-			}
-			if page.Limit < 0 || page.Limit > 1000 {
-				return usageError{fmt.Errorf("--limit %d is not between 1 and 1000", page.Limit)}
+			if err := checkPage(page); err != nil {
+				return err
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				l, err := c.Incidents(cmd.Context(), room, page)

@@ -198,11 +198,8 @@ read it; the platform admin does not. At most --limit entries are shown
 // listRoomAudit prints one page of a room's audit entries; more names the
 // command that shows the next page.
 func listRoomAudit(cmd *cobra.Command, g *globals, room string, page client.AuditPage, more string) error {
-	if page.After < 0 {
-		return usageError{fmt.Errorf("--after %d is negative", page.After)}
-	}
-	if page.Limit < 0 || page.Limit > 1000 {
-		return usageError{fmt.Errorf("--limit %d is not between 1 and 1000", page.Limit)}
+	if err := checkPage(page); err != nil {
+		return err
 	}
 	return g.withClient(cmd.Context(), func(c *client.Client) error {
 		l, err := c.RoomAudit(cmd.Context(), room, page)
@@ -218,6 +215,17 @@ func listRoomAudit(cmd *cobra.Command, g *globals, room string, page client.Audi
 		}
 		return nil
 	})
+}
+
+// checkPage checks --after and --limit.
+func checkPage(page client.AuditPage) error {
+	if page.After < 0 {
+		return usageError{fmt.Errorf("--after %d is negative", page.After)}
+	}
+	if page.Limit < 0 || page.Limit > 1000 {
+		return usageError{fmt.Errorf("--limit %d is not between 1 and 1000", page.Limit)}
+	}
+	return nil
 }
 
 // printAudit prints audit entries as a table.

@@ -184,12 +184,9 @@ func (r *Receipt) Verify(pub ed25519.PublicKey) error {
 	if err := r.Checkpoint.Verify(pub); err != nil {
 		return err
 	}
-	proof := make([][32]byte, len(r.Proof))
-	for i, p := range r.Proof {
-		if len(p) != merkle.HashSize {
-			return errors.New("inclusion proof has a hash that is not 32 bytes")
-		}
-		copy(proof[i][:], p)
+	proof, err := ParseProof(r.Proof)
+	if err != nil {
+		return err
 	}
 	if err := merkle.VerifyInclusion(merkle.LeafHash(Leaf(&r.Entry)), r.Index, r.Checkpoint.Size, proof, r.Checkpoint.Root32()); err != nil {
 		return fmt.Errorf("entry seq %d is not in the log the checkpoint signs: %w", r.Entry.Seq, err)
@@ -200,4 +197,25 @@ func (r *Receipt) Verify(pub ed25519.PublicKey) error {
 // String names a checkpoint in messages.
 func (c *Checkpoint) String() string {
 	return c.Server + "/" + c.Room + " size " + strconv.Itoa(c.Size) + " root " + base64.StdEncoding.EncodeToString(c.Root)
+}
+
+// ProofBytes is a proof as the API carries it.
+func ProofBytes(proof [][32]byte) [][]byte {
+	out := make([][]byte, len(proof))
+	for i, h := range proof {
+		out[i] = append([]byte(nil), h[:]...)
+	}
+	return out
+}
+
+// ParseProof is the inverse of ProofBytes; every hash must be 32 bytes.
+func ParseProof(proof [][]byte) ([][32]byte, error) {
+	out := make([][32]byte, len(proof))
+	for i, p := range proof {
+		if len(p) != merkle.HashSize {
+			return nil, fmt.Errorf("proof hash %d is %d bytes, not %d", i+1, len(p), merkle.HashSize)
+		}
+		copy(out[i][:], p)
+	}
+	return out, nil
 }

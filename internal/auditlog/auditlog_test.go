@@ -125,11 +125,7 @@ func receipt(t *testing.T, priv ed25519.PrivateKey, es []cleanroom.AuditEntry, i
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Receipt{Entry: es[i], Index: i, Checkpoint: checkpoint(t, priv, es)}
-	for _, h := range proof {
-		r.Proof = append(r.Proof, append([]byte(nil), h[:]...))
-	}
-	return r
+	return Receipt{Entry: es[i], Index: i, Checkpoint: checkpoint(t, priv, es), Proof: ProofBytes(proof)}
 }
 
 // TestReceipts: a receipt verifies for its entry and no other; an export

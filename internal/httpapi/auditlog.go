@@ -78,13 +78,10 @@ func (s *Server) receipt(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	r := auditlog.Receipt{Entry: entries[index], Index: index, Proof: [][]byte{},
+	r := auditlog.Receipt{Entry: entries[index], Index: index, Proof: auditlog.ProofBytes(proof),
 		Checkpoint: auditlog.Checkpoint{Server: s.serverID, Room: c.target.Room, Size: size, Root: root[:]}}
 	if err := r.Checkpoint.Sign(s.signer); err != nil {
 		return 0, nil, err
-	}
-	for _, h := range proof {
-		r.Proof = append(r.Proof, append([]byte(nil), h[:]...))
 	}
 	return http.StatusOK, r, nil
 }
@@ -123,9 +120,7 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		for _, h := range proof {
-			out.Proof = append(out.Proof, append([]byte(nil), h[:]...))
-		}
+		out.Proof = auditlog.ProofBytes(proof)
 	}
 	return http.StatusOK, out, nil
 }

@@ -31,19 +31,9 @@ func (s *Server) incidentRoutes() []Route {
 }
 
 func (s *Server) listIncidents(c *call) (int, any, error) {
-	q := c.r.URL.Query()
-	var after int64
-	limit := 1000
-	var err error
-	if v := q.Get("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"after\" must be a sequence number, not %q", v)
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"limit\" must be between 1 and 1000, not %q", v)
-		}
+	after, limit, err := pageParams(c)
+	if err != nil {
+		return 0, nil, err
 	}
 	out := IncidentList{}
 	if out.Counts, err = c.tx.IncidentCounts(c.target.Room); err != nil {

@@ -432,20 +432,9 @@ func (s *Server) platformAudit(c *call) (int, any, error) {
 }
 
 func (s *Server) audit(c *call, f sqlite.AuditFilter) (int, any, error) {
-	q := c.r.URL.Query()
 	var err error
-	if v := q.Get("after"); v != "" {
-		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After < 0 {
-			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"after\" must be a sequence number, not %q", v)
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
-			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"limit\" must be between 1 and 1000, not %q", v)
-		}
-	}
-	if f.Limit == 0 {
-		f.Limit = 1000
+	if f.After, f.Limit, err = pageParams(c); err != nil {
+		return 0, nil, err
 	}
 	limit := f.Limit
 	f.Limit++ // one more tells whether another page follows
@@ -459,6 +448,23 @@ func (s *Server) audit(c *call, f sqlite.AuditFilter) (int, any, error) {
 		out.Next = es[limit-1].Seq
 	}
 	return http.StatusOK, out, nil
+}
+
+// pageParams reads ?after=SEQ&limit=N: after 0 and limit 1000 by default.
+func pageParams(c *call) (after int64, limit int, err error) {
+	q := c.r.URL.Query()
+	limit = 1000
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return 0, 0, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"after\" must be a sequence number, not %q", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return 0, 0, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"limit\" must be between 1 and 1000, not %q", v)
+		}
+	}
+	return after, limit, nil
 }
 
 func roleString(rs []cleanroom.Role) string {
