@@ -247,7 +247,7 @@ func newQueryStatusCmd(g *globals) *cobra.Command {
 }
 
 func newQueryResultCmd(g *globals) *cobra.Command {
-	var room, state string
+	var room, state, receipts string
 	cmd := &cobra.Command{
 		Use:   "result QUERY --room ROOM",
 		Short: "Show a query run and, if you may see it, its result",
@@ -261,13 +261,55 @@ func newQueryResultCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return showQuery(cmd.Context(), g, c, room, q, state)
+				if err := showQuery(cmd.Context(), g, c, room, q, state); err != nil {
+					return err
+				}
+				if receipts == "" || q.State != cleanroom.QueryReleased {
+					return nil
+				}
+				seq, err := releaseEntry(cmd.Context(), c, room, q.ID)
+				if err != nil {
+					return err
+				}
+				r, err := keepReceipt(cmd.Context(), c, room, seq, receipts)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "Kept a receipt of the release (audit entry %d, entry %d of the %d-entry log) in %s.\n",
+					seq, r.Index+1, r.Checkpoint.Size, receipts)
+				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
 	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party")
+	cmd.Flags().StringVar(&receipts, "receipt", "", "keep an audit receipt of the release in this audit state directory (see 'audit receipt')")
 	return cmd
+}
+
+// releaseEntry finds the audit entry that released query id: its run, or
+// the review that approved it.
+func releaseEntry(ctx context.Context, c *client.Client, room, id string) (int64, error) {
+	page := client.AuditPage{}
+	for {
+		l, err := c.RoomAudit(ctx, room, page)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range l.Entries {
+			if e.Object != "query:"+id || e.Outcome != cleanroom.OutcomeOK {
+				continue
+			}
+			if e.Action == cleanroom.ActionQueryRun && e.Detail["state"] == cleanroom.QueryReleased ||
+				e.Action == cleanroom.ActionQueryReview && e.Detail["decision"] == "approve" {
+				return e.Seq, nil
+			}
+		}
+		if l.Next == 0 {
+			return 0, fmt.Errorf("the room's audit log has no entry releasing query %s", id)
+		}
+		page.After = l.Next
+	}
 }
 
 // printQuery prints a run and its result (nil if the caller may not see
