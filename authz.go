@@ -27,6 +27,7 @@ const (
 	ActionRoomAudit   Action = "room.audit"
 	ActionAuditList   Action = "audit.list"
 
+	ActionAuditCosign    Action = "audit.cosign"
 	ActionIncidentList   Action = "incident.list"
 	ActionIncidentTriage Action = "incident.triage"
 
@@ -81,7 +82,7 @@ var Actions = []Action{
 	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
 	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
-	ActionIncidentList, ActionIncidentTriage,
+	ActionIncidentList, ActionIncidentTriage, ActionAuditCosign,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -213,6 +214,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 
 	case ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain:
 		return authorizeQuery(p, a, t)
+
+	case ActionAuditCosign:
+		return roomMember(p, t, Errorf(EForbidden, "the platform admin does not cosign a room's audit log; its parties do"))
 
 	case ActionIncidentList, ActionIncidentTriage:
 		if err := roomMember(p, t, Errorf(EForbidden, "the platform admin does not triage a room's incidents; its reviewers do")); err != nil {

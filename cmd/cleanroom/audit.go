@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 	"github.com/cleanroom-dev/cleanroom/internal/auditlog"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/merkle"
 )
 
@@ -27,6 +29,10 @@ type auditState struct {
 	ServerKey   ed25519.PublicKey     `json:"server_key"`
 	Checkpoints []auditlog.Checkpoint `json:"checkpoints"`
 	Receipts    []auditlog.Receipt    `json:"receipts,omitempty"`
+	// Cosigned are the parties' cosignatures collected with checkpoints,
+	// each checked under the party key pinned in PartyKeys.
+	Cosigned  []auditlog.Cosignature       `json:"cosigned,omitempty"`
+	PartyKeys map[string]ed25519.PublicKey `json:"party_keys,omitempty"`
 }
 
 func auditStatePath(dir, server, room string) string {
@@ -69,7 +75,7 @@ you kept, and reports an edited, removed, reordered or inserted entry, a
 truncated log, or a fork (the host showing you a history other than the one
 it signed before).`,
 	}
-	var room, dir string
+	var room, dir, keysDir string
 	state := func() (string, error) {
 		if dir != "" {
 			return dir, nil
@@ -88,12 +94,26 @@ it signed before).`,
 			if err != nil {
 				return err
 			}
+			var keys *keyfile.PartyKeys
+			if keysDir != "" {
+				if keys, err = keyfile.LoadParty(keysDir); err != nil {
+					return err
+				}
+			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				cp, err := keepCheckpoint(cmd.Context(), c, room, d)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(g.stdout, "Kept checkpoint of room %s: %d entries, consistent with the last one kept.\n", room, cp.Size)
+				if keys == nil {
+					return nil
+				}
+				party, err := cosign(cmd.Context(), c, room, cp, keys)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Cosigned it for party %s.\n", party)
 				return nil
 			})
 		},
@@ -153,15 +173,15 @@ it signed before).`,
 				return withHint(fmt.Errorf("no checkpoint of room %s is kept in %s", e.Room, d),
 					"run `cleanroom audit checkpoint --room "+e.Room+"` regularly, with the same --state")
 			}
-			findings := auditlog.Verify(&e, st.ServerKey, st.Checkpoints, st.Receipts)
+			findings := auditlog.Verify(&e, st.ServerKey, st.Checkpoints, st.Receipts, st.Cosigned)
 			if len(findings) > 0 {
 				for _, f := range findings {
 					fmt.Fprintf(g.stdout, "FAIL: %s\n", f)
 				}
 				return fmt.Errorf("the audit log of room %s does not verify (%d findings)", e.Room, len(findings))
 			}
-			fmt.Fprintf(g.stdout, "The audit log of room %s verifies: %d entries, consistent with the %d checkpoints and %d receipts you kept.\n",
-				e.Room, len(e.Entries), len(st.Checkpoints), len(st.Receipts))
+			fmt.Fprintf(g.stdout, "The audit log of room %s verifies: %d entries, consistent with the %d checkpoints and %d receipts you kept and %d cosignatures you collected.\n",
+				e.Room, len(e.Entries), len(st.Checkpoints), len(st.Receipts), len(st.Cosigned))
 			return nil
 		},
 	}
@@ -213,6 +233,7 @@ edited, dropped or moved. Take one for every release you receive.`,
 	for _, c := range []*cobra.Command{list, checkpoint, export, receipt} {
 		c.Flags().StringVar(&room, "room", "", "the room (required)")
 	}
+	checkpoint.Flags().StringVar(&keysDir, "keys", "", "also cosign the checkpoint with this party key directory")
 	for _, c := range []*cobra.Command{checkpoint, receipt, verify} {
 		c.Flags().StringVar(&dir, "state", "", "where your kept checkpoints live (default: audit next to the default key directory)")
 	}
@@ -266,7 +287,66 @@ func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*a
 		}
 	}
 	st.Checkpoints = append(st.Checkpoints, cp)
+	if err := collectCosignatures(ctx, c, st, info.ServerID, room, body.Cosignatures); err != nil {
+		return nil, err
+	}
 	return &cp, saveAuditState(dir, path, st)
+}
+
+// cosign sends the caller's party's cosignature of cp.
+func cosign(ctx context.Context, c *client.Client, room string, cp *auditlog.Checkpoint, keys *keyfile.PartyKeys) (string, error) {
+	who, err := c.Whoami(ctx)
+	if err != nil {
+		return "", err
+	}
+	cs, err := cp.Cosign(who.Party, keys.Signing)
+	if err != nil {
+		return "", err
+	}
+	if _, err := c.Cosign(ctx, room, cs); err != nil {
+		return "", err
+	}
+	return who.Party, nil
+}
+
+// cosignCheckpoint keeps the newest checkpoint in dir if it extends the
+// last one kept, and cosigns it: what a party's agent does periodically.
+func cosignCheckpoint(ctx context.Context, c *client.Client, room string, keys *keyfile.PartyKeys, dir string) (*auditlog.Checkpoint, string, error) {
+	cp, err := keepCheckpoint(ctx, c, room, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	party, err := cosign(ctx, c, room, cp, keys)
+	return cp, party, err
+}
+
+// collectCosignatures checks each party's cosignature under the party's
+// key (pinned on first use) and keeps the new ones, for 'audit verify' to
+// hold the log against: a host that shows parties different histories is
+// caught by whichever member collects the other's cosignature.
+func collectCosignatures(ctx context.Context, c *client.Client, st *auditState, server, room string, served []auditlog.Cosignature) error {
+	if st.PartyKeys == nil {
+		st.PartyKeys = map[string]ed25519.PublicKey{}
+	}
+	for _, cs := range served {
+		if slices.ContainsFunc(st.Cosigned, func(h auditlog.Cosignature) bool { return h.Party == cs.Party && h.Size == cs.Size }) {
+			continue
+		}
+		pub, ok := st.PartyKeys[cs.Party]
+		if !ok {
+			p, err := c.ShowParty(ctx, cs.Party)
+			if err != nil {
+				return err
+			}
+			pub = p.SigningKey
+			st.PartyKeys[cs.Party] = pub
+		}
+		if err := cs.Verify(server, room, pub); err != nil {
+			return err
+		}
+		st.Cosigned = append(st.Cosigned, cs)
+	}
+	return nil
 }
 
 func saveAuditState(dir, path string, st *auditState) error {

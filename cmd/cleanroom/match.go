@@ -158,11 +158,14 @@ func printMatch(w io.Writer, run *httpapi.MatchRunBody) error {
 func newAgentCmd(g *globals) *cobra.Command {
 	var room, keysDir, state string
 	var once bool
+	var cosignEvery time.Duration
 	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent --room ROOM --keys DIR",
 		Short: "Run your party's agent: re-blind peers' token sets for matching",
-		Long: `Agent serves the room's re-blinding jobs for your party. It re-blinds a peer's
+		Long: `Agent serves the room's re-blinding jobs for your party, and every
+--cosign-every checks the room audit log's newest checkpoint against the
+last one it kept and cosigns it for your party. It re-blinds a peer's
 token set with your party's per-room key only if the set comes with a
 manifest the peer signed for exactly this set, room and server, and only once
 per manifest, refusing the identity element, non-canonical encodings and
@@ -197,13 +200,40 @@ provider role, and runs until interrupted (or once, with --once).`,
 				if err != nil {
 					return err
 				}
+				auditDir := filepath.Join(state, "audit")
 				if once {
 					n, err := a.RunOnce(cmd.Context())
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(g.stdout, "Re-blinded %d token sets.\n", n)
+					if cmd.Flags().Changed("cosign-every") && cosignEvery > 0 {
+						cp, party, err := cosignCheckpoint(cmd.Context(), c, room, keys, auditDir)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(g.stdout, "Checked and cosigned the room log's checkpoint of %d entries for party %s.\n", cp.Size, party)
+					}
 					return nil
+				}
+				if cosignEvery > 0 {
+					go func() {
+						for {
+							if cp, party, err := cosignCheckpoint(cmd.Context(), c, room, keys, auditDir); err != nil {
+								if cmd.Context().Err() != nil {
+									return
+								}
+								logger.Error("audit log checkpoint not cosigned", "room", room, "err", err)
+							} else {
+								logger.Info("audit log checkpoint cosigned", "room", room, "party", party, "size", cp.Size)
+							}
+							select {
+							case <-cmd.Context().Done():
+								return
+							case <-time.After(cosignEvery):
+							}
+						}
+					}()
 				}
 				return a.Run(cmd.Context(), poll)
 			})
@@ -214,5 +244,7 @@ provider role, and runs until interrupted (or once, with --once).`,
 	cmd.Flags().StringVar(&state, "state", "", "the agent's state directory: pinned peer keys, manifests used (default next to --keys)")
 	cmd.Flags().BoolVar(&once, "once", false, "do the pending jobs and exit")
 	cmd.Flags().DurationVar(&poll, "poll", 5*time.Second, "how often to look for new jobs")
+	cmd.Flags().DurationVar(&cosignEvery, "cosign-every", time.Minute,
+		"how often to check the room log's newest checkpoint against the last one kept (in STATE/audit) and cosign it; 0 never (with --once: only when given)")
 	return cmd
 }

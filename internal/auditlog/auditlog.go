@@ -122,9 +122,11 @@ type Export struct {
 // Verify checks an export offline: the entries hash to the export's signed
 // checkpoint, and to every checkpoint the member kept (held, each already
 // signature-checked when it was kept), and holds each entry the member has
-// a receipt for (each already checked when it was kept). It returns one finding per problem,
+// a receipt for (each already checked when it was kept), and agrees with
+// the other parties' cosignatures the member collected (each already
+// signature-checked). It returns one finding per problem,
 // none for a log that verifies.
-func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint, receipts []Receipt) []string {
+func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint, receipts []Receipt, cosigned []Cosignature) []string {
 	var out []string
 	if err := e.Checkpoint.Verify(pub); err != nil {
 		out = append(out, "the export's checkpoint is not signed by the server's key")
@@ -153,6 +155,15 @@ func Verify(e *Export, pub ed25519.PublicKey, held []Checkpoint, receipts []Rece
 		}
 		if root, _ := t.Root(h.Size); root != h.Root32() {
 			out = append(out, fmt.Sprintf("the first %d entries differ from the checkpoint you hold for that size: an entry was edited, removed, reordered or inserted, or the host showed you another history (a fork)", h.Size))
+		}
+	}
+	for _, cs := range cosigned {
+		if cs.Size > t.Size() {
+			out = append(out, fmt.Sprintf("the log is truncated: party %s cosigned %d entries, the export has %d", cs.Party, cs.Size, t.Size()))
+			continue
+		}
+		if root, _ := t.Root(cs.Size); !bytes.Equal(root[:], cs.Root) {
+			out = append(out, fmt.Sprintf("party %s cosigned a different history of the first %d entries: the host showed members different logs (a fork)", cs.Party, cs.Size))
 		}
 	}
 	for _, r := range receipts {
@@ -218,4 +229,46 @@ func ParseProof(proof [][]byte) ([][32]byte, error) {
 		copy(out[i][:], p)
 	}
 	return out, nil
+}
+
+// Cosignature is a party's signed statement that it checked a checkpoint
+// of a room's log against the checkpoints it kept before.
+type Cosignature struct {
+	Party     string `json:"party"`
+	Size      int    `json:"size"`
+	Root      []byte `json:"root"`
+	Signature []byte `json:"signature"`
+}
+
+// cosignMessage is what a party signs: a context naming the party, then
+// the message the server signs.
+func (c *Checkpoint) cosignMessage(party string) ([]byte, error) {
+	m, err := c.message()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("cleanroom audit cosignature v1\n"+party+"\n"), m...), nil
+}
+
+// Cosign signs the checkpoint for party with the party's signing key.
+func (c *Checkpoint) Cosign(party string, priv ed25519.PrivateKey) (Cosignature, error) {
+	m, err := c.cosignMessage(party)
+	if err != nil {
+		return Cosignature{}, err
+	}
+	return Cosignature{Party: party, Size: c.Size, Root: append([]byte(nil), c.Root...), Signature: ed25519.Sign(priv, m)}, nil
+}
+
+// Verify checks the cosignature of the checkpoint it names of server's log
+// of room under the party's signing key.
+func (cs *Cosignature) Verify(server, room string, pub ed25519.PublicKey) error {
+	c := Checkpoint{Server: server, Room: room, Size: cs.Size, Root: cs.Root}
+	m, err := c.cosignMessage(cs.Party)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, m, cs.Signature) {
+		return fmt.Errorf("party %s's cosignature of size %d does not verify under its signing key", cs.Party, cs.Size)
+	}
+	return nil
 }

@@ -46,7 +46,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 	export := func(es []cleanroom.AuditEntry) *Export {
 		return &Export{Server: "srv", Room: "r1", Entries: es, Checkpoint: checkpoint(t, priv, es)}
 	}
-	if f := Verify(export(log), pub, held, nil); len(f) != 0 {
+	if f := Verify(export(log), pub, held, nil, nil); len(f) != 0 {
 		t.Fatalf("untouched log: %v", f)
 	}
 	clone := func() []cleanroom.AuditEntry {
@@ -77,7 +77,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}, "first 8 entries differ"},
 	}
 	for _, tc := range cases {
-		f := Verify(export(tc.es()), pub, held, nil)
+		f := Verify(export(tc.es()), pub, held, nil, nil)
 		if len(f) == 0 || !strings.Contains(strings.Join(f, "; "), tc.want) {
 			t.Errorf("%s: findings %v, want one containing %q", tc.name, f, tc.want)
 		}
@@ -86,11 +86,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 	// checkpoint not signed by the server, are reported too.
 	e := export(log)
 	e.Entries[9].Object = "x"
-	if f := Verify(e, pub, nil, nil); len(f) == 0 || !strings.Contains(f[0], "do not hash to the export's checkpoint") {
+	if f := Verify(e, pub, nil, nil, nil); len(f) == 0 || !strings.Contains(f[0], "do not hash to the export's checkpoint") {
 		t.Errorf("edited tail: %v", f)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	if f := Verify(export(log), other, nil, nil); len(f) == 0 || !strings.Contains(f[0], "not signed") {
+	if f := Verify(export(log), other, nil, nil, nil); len(f) == 0 || !strings.Contains(f[0], "not signed") {
 		t.Errorf("wrong server key: %v", f)
 	}
 }
@@ -152,7 +152,7 @@ func TestReceipts(t *testing.T) {
 	export := func(es []cleanroom.AuditEntry) *Export {
 		return &Export{Server: "srv", Room: "r1", Entries: es, Checkpoint: checkpoint(t, priv, es)}
 	}
-	if f := Verify(export(log), pub, nil, receipts); len(f) != 0 {
+	if f := Verify(export(log), pub, nil, receipts, nil); len(f) != 0 {
 		t.Fatalf("untouched log: %v", f)
 	}
 	edited := append([]cleanroom.AuditEntry(nil), log...)
@@ -162,9 +162,51 @@ func TestReceipts(t *testing.T) {
 		"truncated": log[:8],
 		"moved":     append(append([]cleanroom.AuditEntry(nil), log[:7]...), log[8], log[7]),
 	} {
-		f := Verify(export(es), pub, nil, receipts)
+		f := Verify(export(es), pub, nil, receipts, nil)
 		if len(f) == 0 || !strings.Contains(strings.Join(f, "\n"), "for which you hold a receipt") {
 			t.Errorf("%s: findings %v", name, f)
 		}
+	}
+}
+
+// TestCosignatures: a cosignature verifies only for its party, server,
+// room and checkpoint; a member holding another party's cosignature of the
+// true log catches a forked export even with no checkpoint of its own.
+func TestCosignatures(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	bankPub, bankPriv, _ := ed25519.GenerateKey(nil)
+	log := entries(6)
+	cp := checkpoint(t, priv, log[:5])
+	cs, err := cp.Cosign("bank", bankPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Verify("srv", "r1", bankPub); err != nil {
+		t.Fatalf("cosignature: %v", err)
+	}
+	for name, bad := range map[string]func() error{
+		"other key":   func() error { return cs.Verify("srv", "r1", pub) },
+		"other room":  func() error { return cs.Verify("srv", "r2", bankPub) },
+		"other party": func() error { c := cs; c.Party = "operator"; return c.Verify("srv", "r1", bankPub) },
+		"other size":  func() error { c := cs; c.Size = 4; return c.Verify("srv", "r1", bankPub) },
+	} {
+		if bad() == nil {
+			t.Errorf("%s: cosignature verified", name)
+		}
+	}
+	export := func(es []cleanroom.AuditEntry) *Export {
+		return &Export{Server: "srv", Room: "r1", Entries: es, Checkpoint: checkpoint(t, priv, es)}
+	}
+	if f := Verify(export(log), pub, nil, nil, []Cosignature{cs}); len(f) != 0 {
+		t.Fatalf("untouched log: %v", f)
+	}
+	// The host shows this member a log whose third entry differs.
+	forked := append([]cleanroom.AuditEntry(nil), log...)
+	forked[2].Actor = "operator/oz"
+	if f := Verify(export(forked), pub, nil, nil, []Cosignature{cs}); len(f) == 0 || !strings.Contains(f[0], "party bank cosigned a different history") {
+		t.Errorf("forked log: %v", f)
+	}
+	if f := Verify(export(log[:4]), pub, nil, nil, []Cosignature{cs}); len(f) == 0 || !strings.Contains(f[0], "truncated") {
+		t.Errorf("truncated log: %v", f)
 	}
 }

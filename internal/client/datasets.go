@@ -179,6 +179,11 @@ func (c *Client) AuditReceipt(ctx context.Context, room string, seq int64, size 
 	return get[auditlog.Receipt](ctx, c, roomPath(room)+"/audit/receipt?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.Itoa(size))
 }
 
+// Cosign sends the caller's party's cosignature of a checkpoint.
+func (c *Client) Cosign(ctx context.Context, room string, cs auditlog.Cosignature) (*auditlog.Cosignature, error) {
+	return send[auditlog.Cosignature](ctx, c, http.MethodPost, roomPath(room)+"/audit/cosignatures", cs)
+}
+
 // Incidents returns a page of a room's incidents with the room's counts.
 func (c *Client) Incidents(ctx context.Context, room string, page AuditPage) (*httpapi.IncidentList, error) {
 	return get[httpapi.IncidentList](ctx, c, roomPath(room)+"/incidents"+page.query())

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"slices"
@@ -16,13 +17,56 @@ import (
 type CheckpointBody struct {
 	Checkpoint auditlog.Checkpoint `json:"checkpoint"`
 	Proof      [][]byte            `json:"proof"`
+	// Cosignatures are each party's cosignature of the largest checkpoint
+	// it cosigned; FinalSize is the largest size every party of the room
+	// has cosigned (0 while one has not).
+	Cosignatures []auditlog.Cosignature `json:"cosignatures"`
+	FinalSize    int                    `json:"final_size"`
 }
 
 func (s *Server) auditLogRoutes() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/audit/checkpoint", Action: cleanroom.ActionRoomAudit, handle: s.checkpoint},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/audit/receipt", Action: cleanroom.ActionRoomAudit, handle: s.receipt},
+		{Method: "POST", Pattern: "/api/v1/rooms/{room}/audit/cosignatures", Action: cleanroom.ActionAuditCosign, Mutates: true,
+			decode: decodeInto(func(c *call, v *auditlog.Cosignature) error { c.body = v; return nil }), handle: s.cosign},
 	}
+}
+
+// cosign keeps the caller's party's cosignature of a checkpoint of the
+// room's log. A root that is not this log's at that size is refused: the
+// party saw another history.
+func (s *Server) cosign(c *call) (int, any, error) {
+	cs := c.body.(*auditlog.Cosignature)
+	cs.Party = c.p.Party
+	entries, err := roomEntries(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cs.Size < 1 || cs.Size > len(entries) {
+		return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "field \"size\" must be a log size between 1 and %d, not %d", len(entries), cs.Size)
+	}
+	root, err := auditlog.Tree(entries).Root(cs.Size)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !bytes.Equal(root[:], cs.Root) {
+		return 0, nil, cleanroom.Errorf(cleanroom.EConflict, "the root you cosign is not this room's log at size %d", cs.Size).
+			WithHint("your party was shown another history of the log: keep the checkpoints you hold and raise it with the other parties")
+	}
+	party, err := c.tx.Party(cs.Party)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := cs.Verify(s.serverID, c.target.Room, party.SigningKey); err != nil {
+		return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "%v", err).
+			WithHint("cosign with the key directory of party %s", cs.Party)
+	}
+	if err := c.tx.PutCosignature(c.target.Room, *cs, c.p.String()); err != nil {
+		return 0, nil, err
+	}
+	c.object = "checkpoint:" + strconv.Itoa(cs.Size)
+	return http.StatusCreated, cs, nil
 }
 
 // roomEntries reads the room's whole log in order.
@@ -112,6 +156,14 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 	if err := out.Checkpoint.Sign(s.signer); err != nil {
 		return 0, nil, err
 	}
+	if out.Cosignatures, err = c.tx.LatestCosignatures(c.target.Room); err != nil {
+		return 0, nil, err
+	}
+	room, err := c.tx.Room(c.target.Room)
+	if err != nil {
+		return 0, nil, err
+	}
+	out.FinalSize = finalSize(room.Parties, out.Cosignatures)
 	if c.r.URL.Query().Has("old") {
 		if old > t.Size() {
 			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "the log has %d entries, fewer than the %d asked for", t.Size(), old)
@@ -123,4 +175,19 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		out.Proof = auditlog.ProofBytes(proof)
 	}
 	return http.StatusOK, out, nil
+}
+
+// finalSize is the largest log size every party has cosigned.
+func finalSize(parties []string, cosigned []auditlog.Cosignature) int {
+	latest := map[string]int{}
+	for _, cs := range cosigned {
+		latest[cs.Party] = cs.Size
+	}
+	final := 0
+	for i, p := range parties {
+		if i == 0 || latest[p] < final {
+			final = latest[p]
+		}
+	}
+	return final
 }

@@ -56,6 +56,9 @@ var matrix = map[string]struct {
 	"GET /api/v1/rooms/{room}/audit":            {request{path: "/api/v1/rooms/r1/audit"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/audit/checkpoint": {request{path: "/api/v1/rooms/r1/audit/checkpoint?old=0"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/audit":                         {request{path: "/api/v1/audit"}, authed(200, 403, 403, 403)},
+	"POST /api/v1/rooms/{room}/audit/cosignatures": {request{path: "/api/v1/rooms/r1/audit/cosignatures", body: func(f *fixture, who string) any {
+		return f.cosignature("bank")
+	}}, authed(403, 201, 404, 404)},
 	"GET /api/v1/rooms/{room}/audit/receipt": {request{path: "/api/v1/rooms/r1/audit/receipt?seq={entry}", body: func(f *fixture, who string) any {
 		f.do("outsider", "GET", "/api/v1/rooms/r1/datasets", nil) // an entry in r1
 		f.ids["entry"] = strconv.FormatInt(f.lastAudit().Seq, 10)

@@ -81,6 +81,7 @@ paths = {
  "/api/v1/rooms/{room}/incidents": {"get": op("listIncidents","The room's incidents (refused requests) with their triage and the counts of confirmed breaches and false positives (members)","incident.list",resp(200,"Incidents","IncidentList"),params=[room,Q("after","Return incidents after this sequence number"),Q("limit","At most this many incidents (1-1000)")],e=(400,401,403,404))},
  "/api/v1/rooms/{room}/incidents/{seq}/triage": {"post": op("triageIncident","Triage an incident as a confirmed breach or a false positive, once (reviewers); audited","incident.triage",resp(200,"The room's incident counts","IncidentCounts"),req="TriageRequest",params=[room,P("seq","The incident's audit sequence number")],e=(400,401,403,404,409,413))},
  "/api/v1/rooms/{room}/audit/receipt": {"get": op("auditReceipt","An inclusion receipt: entry ?seq=N, its index, and its inclusion proof under a server-signed checkpoint of the first ?size=M entries (default: all) (members)","room.audit",resp(200,"Receipt","Receipt"),params=[room,Q("seq","The entry's sequence number"),Q("size","The log size of the checkpoint to prove against")],e=(400,401,403,404))},
+ "/api/v1/rooms/{room}/audit/cosignatures": {"post": op("cosignCheckpoint","Keep the caller's party's cosignature of a checkpoint of the room's log; refused (409) when the root is not this log's at that size (members)","audit.cosign",resp(201,"Kept","Cosignature"),req="Cosignature",params=[room],e=(400,401,403,404,409,413))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
 }
 S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
@@ -131,7 +132,8 @@ schemas = {
  "Explain": S({"template":s,"version":{"type":"integer"},"plan":s,"datasets":{"type":"array","items":{"type":"object"}},"preview":{"type":"object","description":"metrics: noise per cell; keep: probability that a group of n people is shown; loss"}}),
  "QueryList": S({"queries":{"type":"array","items":ref("Query")}}),
  "ReviewRequest": S({"decision":{"type":"string","enum":["approve","reject"]}},["decision"]),
- "CheckpointBody": S({"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64}}),
+ "CheckpointBody": S({"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64},"cosignatures":{"type":"array","items":ref("Cosignature")},"final_size":{"type":"integer","description":"The largest log size every party of the room has cosigned"}}),
+ "Cosignature": S({"party":s,"size":{"type":"integer"},"root":b64,"signature":b64},["size","root","signature"]),
  "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),
  "AuditEntry": S({"seq":{"type":"integer"},"time":dt,"actor":s,"action":s,"object":s,"room":s,"outcome":{"type":"string","enum":["ok","refused"]},"code":s,"detail":{"type":"object","additionalProperties":s},"request_id":s,"prev_hash":b64,"hash":b64}),
  "IncidentCounts": S({"total":{"type":"integer"},"breach":{"type":"integer"},"false_positive":{"type":"integer"},"untriaged":{"type":"integer"}}),
