@@ -245,19 +245,27 @@ edited, dropped or moved. Take one for every release you receive.`,
 // the pinned server key and its consistency with the last one kept, and
 // keeps it.
 func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, error) {
+	cp, _, err := keepCheckpointBody(ctx, c, room, dir)
+	return cp, err
+}
+
+// keepCheckpointBody is keepCheckpoint that also says whether the log
+// changed, other than by cosignatures, since the caller's party last
+// cosigned.
+func keepCheckpointBody(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, bool, error) {
 	info, err := c.ServerInfo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	path := auditStatePath(dir, info.ServerID, room)
 	st, err := loadAuditState(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if st.ServerKey == nil {
 		st.ServerKey = info.SigningKey // pinned on first use
 	} else if !st.ServerKey.Equal(ed25519.PublicKey(info.SigningKey)) {
-		return nil, fmt.Errorf("the server's signing key changed since %s was written", path)
+		return nil, false, fmt.Errorf("the server's signing key changed since %s was written", path)
 	}
 	old := 0
 	var last *auditlog.Checkpoint
@@ -267,30 +275,30 @@ func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*a
 	}
 	body, err := c.AuditCheckpoint(ctx, room, old)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cp := body.Checkpoint
 	if err := cp.Verify(st.ServerKey); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cp.Server != info.ServerID || cp.Room != room {
-		return nil, fmt.Errorf("the checkpoint is for %s/%s", cp.Server, cp.Room)
+		return nil, false, fmt.Errorf("the checkpoint is for %s/%s", cp.Server, cp.Room)
 	}
 	if last != nil {
 		proof, err := auditlog.ParseProof(body.Proof)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := merkle.VerifyConsistency(last.Size, cp.Size, last.Root32(), cp.Root32(), proof); err != nil {
-			return nil, fmt.Errorf("the room's log of %d entries is not an extension of the %d-entry log you kept: %w (the host rewrote or forked it)",
+			return nil, false, fmt.Errorf("the room's log of %d entries is not an extension of the %d-entry log you kept: %w (the host rewrote or forked it)",
 				cp.Size, last.Size, err)
 		}
 	}
 	st.Checkpoints = append(st.Checkpoints, cp)
 	if err := collectCosignatures(ctx, c, st, info.ServerID, room, body.Cosignatures); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &cp, saveAuditState(dir, path, st)
+	return &cp, body.Changed, saveAuditState(dir, path, st)
 }
 
 // cosign sends the caller's party's cosignature of cp.
@@ -311,10 +319,12 @@ func cosign(ctx context.Context, c *client.Client, room string, cp *auditlog.Che
 
 // cosignCheckpoint keeps the newest checkpoint in dir if it extends the
 // last one kept, and cosigns it: what a party's agent does periodically.
+// It does not cosign when the log grew only by cosignatures since its
+// party's last one (party is then empty), so an idle room stays idle.
 func cosignCheckpoint(ctx context.Context, c *client.Client, room string, keys *keyfile.PartyKeys, dir string) (*auditlog.Checkpoint, string, error) {
-	cp, err := keepCheckpoint(ctx, c, room, dir)
-	if err != nil {
-		return nil, "", err
+	cp, changed, err := keepCheckpointBody(ctx, c, room, dir)
+	if err != nil || !changed {
+		return cp, "", err
 	}
 	party, err := cosign(ctx, c, room, cp, keys)
 	return cp, party, err

@@ -212,7 +212,11 @@ provider role, and runs until interrupted (or once, with --once).`,
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(g.stdout, "Checked and cosigned the room log's checkpoint of %d entries for party %s.\n", cp.Size, party)
+						if party == "" {
+							fmt.Fprintf(g.stdout, "Checked the room log's checkpoint of %d entries; only cosignatures since your party's last, not cosigned again.\n", cp.Size)
+						} else {
+							fmt.Fprintf(g.stdout, "Checked and cosigned the room log's checkpoint of %d entries for party %s.\n", cp.Size, party)
+						}
 					}
 					return nil
 				}
@@ -225,7 +229,7 @@ provider role, and runs until interrupted (or once, with --once).`,
 								}
 								logger.Error("audit log checkpoint not cosigned", "room", room, "err", err)
 							} else {
-								logger.Info("audit log checkpoint cosigned", "room", room, "party", party, "size", cp.Size)
+								logger.Info("audit log checkpoint checked", "room", room, "size", cp.Size, "cosigned", party != "")
 							}
 							select {
 							case <-cmd.Context().Done():

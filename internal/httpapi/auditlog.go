@@ -22,6 +22,10 @@ type CheckpointBody struct {
 	// has cosigned (0 while one has not).
 	Cosignatures []auditlog.Cosignature `json:"cosignatures"`
 	FinalSize    int                    `json:"final_size"`
+	// Changed says whether the log holds entries other than cosignatures
+	// past the largest checkpoint the caller's party cosigned: an agent
+	// cosigns only then, so that cosigning an idle room does not grow it.
+	Changed bool `json:"changed"`
 }
 
 func (s *Server) auditLogRoutes() []Route {
@@ -164,6 +168,7 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	out.FinalSize = finalSize(room.Parties, out.Cosignatures)
+	out.Changed = changedSince(entries, out.Cosignatures, c.p.Party)
 	if c.r.URL.Query().Has("old") {
 		if old > t.Size() {
 			return 0, nil, cleanroom.Errorf(cleanroom.EInvalid, "the log has %d entries, fewer than the %d asked for", t.Size(), old)
@@ -190,4 +195,19 @@ func finalSize(parties []string, cosigned []auditlog.Cosignature) int {
 		}
 	}
 	return final
+}
+
+// changedSince reports whether entries past party's latest cosigned size
+// include anything but cosignatures.
+func changedSince(entries []cleanroom.AuditEntry, cosigned []auditlog.Cosignature, party string) bool {
+	from := 0
+	for _, cs := range cosigned {
+		if cs.Party == party {
+			from = cs.Size
+		}
+	}
+	if from == 0 || from > len(entries) {
+		return true
+	}
+	return slices.ContainsFunc(entries[from:], func(e cleanroom.AuditEntry) bool { return e.Action != cleanroom.ActionAuditCosign })
 }

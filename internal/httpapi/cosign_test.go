@@ -58,6 +58,9 @@ func TestCosign(t *testing.T) {
 	if len(b.Cosignatures) != 1 || b.Cosignatures[0].Party != "bank" || b.Cosignatures[0].Size != bank.Size || b.FinalSize != 0 {
 		t.Fatalf("after the bank cosigned: %+v", b)
 	}
+	if b.Changed {
+		t.Errorf("the log grew only by the bank's cosignature, but a bank member is told it changed")
+	}
 	if err := b.Cosignatures[0].Verify(f.srv.ServerID(), "r1", f.keys["bank"].Public().(ed25519.PublicKey)); err != nil {
 		t.Errorf("served cosignature: %v", err)
 	}
@@ -77,6 +80,10 @@ func TestCosign(t *testing.T) {
 	tooBig.Size += 100
 	if st, body := f.do("reviewer", "POST", "/api/v1/rooms/r1/audit/cosignatures", tooBig); st != 400 || !strings.Contains(string(body), "must be a log size") {
 		t.Errorf("size past the log = %d %s", st, body)
+	}
+
+	if b := checkpoint(); !b.Changed {
+		t.Errorf("refusals since the bank's cosignature, but the log is said unchanged")
 	}
 
 	// Once the operator cosigns too, the log is final up to the smaller size.

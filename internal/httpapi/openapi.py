@@ -132,7 +132,7 @@ schemas = {
  "Explain": S({"template":s,"version":{"type":"integer"},"plan":s,"datasets":{"type":"array","items":{"type":"object"}},"preview":{"type":"object","description":"metrics: noise per cell; keep: probability that a group of n people is shown; loss"}}),
  "QueryList": S({"queries":{"type":"array","items":ref("Query")}}),
  "ReviewRequest": S({"decision":{"type":"string","enum":["approve","reject"]}},["decision"]),
- "CheckpointBody": S({"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64},"cosignatures":{"type":"array","items":ref("Cosignature")},"final_size":{"type":"integer","description":"The largest log size every party of the room has cosigned"}}),
+ "CheckpointBody": S({"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64},"cosignatures":{"type":"array","items":ref("Cosignature")},"final_size":{"type":"integer","description":"The largest log size every party of the room has cosigned"},"changed":{"type":"boolean","description":"Whether the log holds entries other than cosignatures past the caller's party's latest cosignature"}}),
  "Cosignature": S({"party":s,"size":{"type":"integer"},"root":b64,"signature":b64},["size","root","signature"]),
  "Chunk": S({"index":{"type":"integer"},"bytes":{"type":"integer"}}),
  "AuditEntry": S({"seq":{"type":"integer"},"time":dt,"actor":s,"action":s,"object":s,"room":s,"outcome":{"type":"string","enum":["ok","refused"]},"code":s,"detail":{"type":"object","additionalProperties":s},"request_id":s,"prev_hash":b64,"hash":b64}),
