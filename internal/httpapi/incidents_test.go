@@ -92,6 +92,9 @@ func TestIncidents(t *testing.T) {
 		t.Errorf("counts after triage: %+v", l.Counts)
 	}
 	for _, in := range l.Incidents {
+		if in.Entry.Outcome != cleanroom.OutcomeRefused {
+			t.Errorf("entry %+v listed as an incident", in.Entry)
+		}
 		switch in.Entry.Seq {
 		case wrongRole.Seq:
 			if in.Verdict != cleanroom.VerdictBreach || in.TriagedBy == "" || in.TriagedAt == nil {
