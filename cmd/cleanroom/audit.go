@@ -101,7 +101,7 @@ it signed before).`,
 				}
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
-				cp, err := keepCheckpoint(cmd.Context(), c, room, d)
+				cp, _, err := keepCheckpoint(cmd.Context(), c, room, d)
 				if err != nil {
 					return err
 				}
@@ -243,16 +243,9 @@ edited, dropped or moved. Take one for every release you receive.`,
 
 // keepCheckpoint fetches the newest checkpoint, checks its signature with
 // the pinned server key and its consistency with the last one kept, and
-// keeps it.
-func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, error) {
-	cp, _, err := keepCheckpointBody(ctx, c, room, dir)
-	return cp, err
-}
-
-// keepCheckpointBody is keepCheckpoint that also says whether the log
-// changed, other than by cosignatures, since the caller's party last
-// cosigned.
-func keepCheckpointBody(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, bool, error) {
+// keeps it. It also says whether the log changed, other than by
+// cosignatures, since the caller's party last cosigned.
+func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, bool, error) {
 	info, err := c.ServerInfo(ctx)
 	if err != nil {
 		return nil, false, err
@@ -322,7 +315,7 @@ func cosign(ctx context.Context, c *client.Client, room string, cp *auditlog.Che
 // It does not cosign when the log grew only by cosignatures since its
 // party's last one (party is then empty), so an idle room stays idle.
 func cosignCheckpoint(ctx context.Context, c *client.Client, room string, keys *keyfile.PartyKeys, dir string) (*auditlog.Checkpoint, string, error) {
-	cp, changed, err := keepCheckpointBody(ctx, c, room, dir)
+	cp, changed, err := keepCheckpoint(ctx, c, room, dir)
 	if err != nil || !changed {
 		return cp, "", err
 	}
@@ -373,7 +366,7 @@ func saveAuditState(dir, path string, st *auditState) error {
 // keepReceipt keeps a checkpoint, then checks and keeps the receipt of
 // entry seq under it.
 func keepReceipt(ctx context.Context, c *client.Client, room string, seq int64, dir string) (*auditlog.Receipt, error) {
-	cp, err := keepCheckpoint(ctx, c, room, dir)
+	cp, _, err := keepCheckpoint(ctx, c, room, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/auditlog"
+	"github.com/cleanroom-dev/cleanroom/internal/merkle"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 )
 
@@ -118,7 +119,7 @@ func (s *Server) receipt(c *call) (int, any, error) {
 		return 0, nil, cleanroom.Errorf(cleanroom.ENotFound, "entry %d is not in the first %d entries of room %q's log", seq, size, c.target.Room)
 	}
 	t := auditlog.Tree(entries[:size])
-	root, err := t.Root(size)
+	cp, err := s.signedCheckpoint(c.target.Room, t)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -126,12 +127,7 @@ func (s *Server) receipt(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	r := auditlog.Receipt{Entry: entries[index], Index: index, Proof: auditlog.ProofBytes(proof),
-		Checkpoint: auditlog.Checkpoint{Server: s.serverID, Room: c.target.Room, Size: size, Root: root[:]}}
-	if err := r.Checkpoint.Sign(s.signer); err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, r, nil
+	return http.StatusOK, auditlog.Receipt{Entry: entries[index], Index: index, Proof: auditlog.ProofBytes(proof), Checkpoint: cp}, nil
 }
 
 func (s *Server) checkpoint(c *call) (int, any, error) {
@@ -151,15 +147,11 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	t := auditlog.Tree(entries)
-	root, err := t.Root(t.Size())
+	cp, err := s.signedCheckpoint(c.target.Room, t)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := CheckpointBody{Checkpoint: auditlog.Checkpoint{Server: s.serverID, Room: c.target.Room, Size: t.Size(), Root: root[:]},
-		Proof: [][]byte{}}
-	if err := out.Checkpoint.Sign(s.signer); err != nil {
-		return 0, nil, err
-	}
+	out := CheckpointBody{Checkpoint: cp, Proof: [][]byte{}}
 	if out.Cosignatures, err = c.tx.LatestCosignatures(c.target.Room); err != nil {
 		return 0, nil, err
 	}
@@ -180,6 +172,17 @@ func (s *Server) checkpoint(c *call) (int, any, error) {
 		out.Proof = auditlog.ProofBytes(proof)
 	}
 	return http.StatusOK, out, nil
+}
+
+// signedCheckpoint is the server's signed checkpoint of tree t of room's
+// log.
+func (s *Server) signedCheckpoint(room string, t *merkle.Tree) (auditlog.Checkpoint, error) {
+	root, err := t.Root(t.Size())
+	if err != nil {
+		return auditlog.Checkpoint{}, err
+	}
+	cp := auditlog.Checkpoint{Server: s.serverID, Room: room, Size: t.Size(), Root: root[:]}
+	return cp, cp.Sign(s.signer)
 }
 
 // finalSize is the largest log size every party has cosigned.
