@@ -31,6 +31,12 @@ const (
 	ActionIncidentList   Action = "incident.list"
 	ActionIncidentTriage Action = "incident.triage"
 
+	ActionDUADraft     Action = "dua.draft"
+	ActionDUAList      Action = "dua.list"
+	ActionDUAShow      Action = "dua.show"
+	ActionDUASign      Action = "dua.sign"
+	ActionDUATerminate Action = "dua.terminate"
+
 	ActionDatasetCreate Action = "dataset.create"
 	ActionDatasetList   Action = "dataset.list"
 	ActionDatasetShow   Action = "dataset.show"
@@ -83,6 +89,7 @@ var Actions = []Action{
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
 	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
 	ActionIncidentList, ActionIncidentTriage, ActionAuditCosign,
+	ActionDUADraft, ActionDUAList, ActionDUAShow, ActionDUASign, ActionDUATerminate,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -217,6 +224,11 @@ func Authorize(p *Principal, a Action, t Target) error {
 
 	case ActionAuditCosign:
 		return roomMember(p, t, Errorf(EForbidden, "the platform admin does not cosign a room's audit log; its parties do"))
+
+	case ActionDUADraft, ActionDUAList, ActionDUAShow, ActionDUASign, ActionDUATerminate:
+		// Any member may carry its party's signature: the signature, made
+		// with the party's key on its side, is the authority.
+		return roomMember(p, t, Errorf(EForbidden, "the platform admin is not a party to a room's data-use agreement; its parties draft, sign and read it"))
 
 	case ActionIncidentList, ActionIncidentTriage:
 		if err := roomMember(p, t, Errorf(EForbidden, "the platform admin does not triage a room's incidents; its reviewers do")); err != nil {

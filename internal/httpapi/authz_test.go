@@ -146,6 +146,17 @@ var matrix = map[string]struct {
 		f.ids["incident"] = strconv.FormatInt(f.lastAudit().Seq, 10)
 		return TriageRequest{Verdict: "false_positive", Note: "a user typed the wrong room"}
 	}}, with(authed(403, 403, 404, 404), "reviewer", 200)},
+	"POST /api/v1/rooms/{room}/duas": {request{path: "/api/v1/rooms/r1/duas", body: func(f *fixture, who string) any {
+		return f.testDUA("r1", 0, "bank", "operator")
+	}}, authed(403, 201, 404, 404)},
+	"GET /api/v1/rooms/{room}/duas":           {request{path: "/api/v1/rooms/r1/duas"}, authed(403, 200, 404, 404)},
+	"GET /api/v1/rooms/{room}/duas/{version}": {request{path: "/api/v1/rooms/r1/duas/1"}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/duas/{version}/signatures": {request{path: "/api/v1/rooms/r1/duas/2/signatures", body: func(f *fixture, who string) any {
+		return f.draftSignedBy("operator", "bank")
+	}}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/duas/{version}/termination": {request{path: "/api/v1/rooms/r1/duas/1/termination", body: func(f *fixture, who string) any {
+		return f.termination("bank", 1)
+	}}, authed(403, 200, 404, 404)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }

@@ -358,6 +358,10 @@ func (s *Server) checkManifests(u *sqlite.UploadRecord, key ed25519.PublicKey, t
 func (s *Server) commitUpload(c *call) (int, any, error) {
 	w := c.body.(*commitWork)
 	u := w.upload
+	// The agreement may have ended while the upload was under way.
+	if _, err := requireDUA(c.tx, u.Room, u.Party); err != nil {
+		return 0, nil, err
+	}
 	stats, err := json.Marshal(w.stats)
 	if err != nil {
 		return 0, nil, err

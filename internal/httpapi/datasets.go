@@ -162,6 +162,9 @@ func (s *Server) openUpload(c *call) (int, any, error) {
 	if s.vault == nil || s.opener == nil || s.uploadDir == "" {
 		return 0, nil, errors.New("uploads are not configured on this server")
 	}
+	if _, err := requireDUA(c.tx, c.target.Room, c.p.Party); err != nil {
+		return 0, nil, err
+	}
 	id, _ := cleanroom.NewTokenSecret()
 	u := &sqlite.UploadRecord{ID: id, Room: c.target.Room, Dataset: c.target.Dataset, Party: c.p.Party, User: c.p.User, CreatedAt: c.tx.Now()}
 	if err := c.tx.OpenUpload(u); err != nil {

@@ -23,7 +23,8 @@ import (
 // fixture is a running API with a populated database:
 //
 //   - parties operator, bank, other and late (not in any room);
-//   - room r1 hosted by "neutral" with operator and bank, room r2 with other;
+//   - room r1 hosted by "neutral" with operator and bank, room r2 with other,
+//     each under an agreement in force (testDUA);
 //   - one bank user per role in r1 (u-provider, u-analyst, ...), each
 //     holding only that role, and other/olga with the analyst role in r2;
 //   - bank/nora, whose token the admin minted but whom the bank never
@@ -100,6 +101,8 @@ func newFixture(t *testing.T) *fixture {
 				return err
 			}
 		}
+		f.putDUA(tx, f.testDUA("r1", 1, "bank", "operator"), "bank", "operator")
+		f.putDUA(tx, f.testDUA("r2", 1, "other"), "other")
 		f.addToken(tx, "admin", cleanroom.Admin, "", "", time.Hour)
 		for _, role := range cleanroom.Roles {
 			user := "u-" + string(role)
@@ -211,7 +214,7 @@ func (f *fixture) counts() map[string]int {
 	out := map[string]int{}
 	err := f.db.View(context.Background(), func(tx *sqlite.Tx) error {
 		for _, t := range []string{"parties", "users", "tokens", "rooms", "room_parties", "grants", "audit_log",
-			"datasets", "dataset_versions", "manifests", "uploads"} {
+			"datasets", "dataset_versions", "manifests", "uploads", "duas", "dua_signatures"} {
 			n, err := tx.Count(t)
 			if err != nil {
 				return err

@@ -23,13 +23,11 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
 
-// Matching parameters until data-use agreements set them.
+// Matching parameters.
 const (
 	// matchPairRho is the zCDP spent on one pair's match report, charged
 	// to both datasets of the pair.
 	matchPairRho = 0.05
-	// defaultDatasetRho is a dataset's lifetime budget when none is set.
-	defaultDatasetRho = 1.0
 	// matchMinReported is the smallest matched count a report shows: a
 	// noisy count below it is reported as "fewer than".
 	matchMinReported = 100
@@ -249,6 +247,9 @@ func latestVersions(tx *sqlite.Tx, room string) ([]RunDataset, error) {
 
 func (s *Server) startMatch(c *call) (int, any, error) {
 	room := c.target.Room
+	if _, err := requireDUA(c.tx, room, c.p.Party); err != nil {
+		return 0, nil, err
+	}
 	ds, err := latestVersions(c.tx, room)
 	if err != nil {
 		return 0, nil, err
@@ -334,21 +335,7 @@ func budgetID(room, dataset string) string { return room + "/" + dataset }
 
 func (s *Server) reserveMatchBudget(tx *sqlite.Tx, room, run string, d RunDataset, pairs int) error {
 	id := budgetID(room, d.Dataset)
-	b, err := tx.Budget(id)
-	if cleanroom.ErrorCode(err) == cleanroom.ENotFound {
-		vs, err := tx.Versions(room, d.Dataset)
-		if err != nil {
-			return err
-		}
-		size := int64(1)
-		for _, v := range vs {
-			size = max(size, int64(v.Rows))
-		}
-		b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: defaultCap(size)}
-		if err := tx.SetBudget(b); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if _, err := s.ensureBudget(tx, room, d); err != nil {
 		return err
 	}
 	return tx.ReserveBudget(sqlite.BudgetRequest{ID: run + ":" + d.Dataset, Receiver: "members",

@@ -82,6 +82,12 @@ paths = {
  "/api/v1/rooms/{room}/incidents/{seq}/triage": {"post": op("triageIncident","Triage an incident as a confirmed breach or a false positive, once (reviewers); audited","incident.triage",resp(200,"The room's incident counts","IncidentCounts"),req="TriageRequest",params=[room,P("seq","The incident's audit sequence number")],e=(400,401,403,404,409,413))},
  "/api/v1/rooms/{room}/audit/receipt": {"get": op("auditReceipt","An inclusion receipt: entry ?seq=N, its index, and its inclusion proof under a server-signed checkpoint of the first ?size=M entries (default: all) (members)","room.audit",resp(200,"Receipt","Receipt"),params=[room,Q("seq","The entry's sequence number"),Q("size","The log size of the checkpoint to prove against")],e=(400,401,403,404))},
  "/api/v1/rooms/{room}/audit/cosignatures": {"post": op("cosignCheckpoint","Keep the caller's party's cosignature of a checkpoint of the room's log; refused (409) when the root is not this log's at that size (members)","audit.cosign",resp(201,"Kept","Cosignature"),req="Cosignature",params=[room],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/duas": {
+   "post": op("draftDUA","Draft a data-use agreement for the room; the server sets its version (members)","dua.draft",resp(201,"Drafted","DUABody"),req="DUA",params=[room],e=(400,401,403,404,409,413)),
+   "get": op("listDUAs","The room's agreements, oldest first, with their state and the version in force (members)","dua.list",resp(200,"Agreements","DUAList"),params=[room],e=(401,403,404))},
+ "/api/v1/rooms/{room}/duas/{version}": {"get": op("showDUA","An agreement: its canonical document, signatures (verified now), pending parties and state (members)","dua.show",resp(200,"Agreement","DUABody"),params=[room,P("version","Agreement version")],e=(400,401,403,404))},
+ "/api/v1/rooms/{room}/duas/{version}/signatures": {"post": op("signDUA","Add the caller's party's Ed25519 signature over the agreement's canonical document (members)","dua.sign",resp(200,"Agreement","DUABody"),req="DUASignRequest",params=[room,P("version","Agreement version")],e=(400,401,403,404,409,413))},
+ "/api/v1/rooms/{room}/duas/{version}/termination": {"post": op("terminateDUA","Terminate an agreement with the party's signed termination statement; the room's data is then deleted (members)","dua.terminate",resp(200,"Agreement","DUABody"),req="SignedTermination",params=[room,P("version","Agreement version")],e=(400,401,403,404,409,413))},
  "/api/v1/audit": {"get": op("platformAudit","Audit entries about no room (admin)","audit.list",resp(200,"Entries","AuditList"),params=[Q("after","Return entries after this sequence number"),Q("limit","At most this many entries (1-1000)")],e=(400,401,403))},
 }
 S = lambda props, req=(): {"type":"object","additionalProperties":False,"required":list(req),"properties":props}
@@ -141,6 +147,19 @@ schemas = {
  "IncidentList": S({"counts":ref("IncidentCounts"),"incidents":{"type":"array","items":ref("Incident")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),
  "TriageRequest": S({"verdict":{"type":"string","enum":["breach","false_positive"]},"note":s},["verdict"]),
  "Receipt": S({"entry":ref("AuditEntry"),"index":{"type":"integer"},"checkpoint":{"type":"object","properties":{"server":s,"room":s,"size":{"type":"integer"},"root":b64,"signature":b64}},"proof":{"type":"array","items":b64}}),
+ "DUA": S({"type":{"type":"string","enum":["cleanroom.dua.v1"]},"server":s,"room":s,"version":{"type":"integer"},"host":s,
+   "parties":{"type":"array","items":S({"name":s,"consent_attestation":s})},"purposes":{"type":"array","items":s},
+   "templates":{"type":"array","items":S({"name":s,"min_version":{"type":"integer"},"max_version":{"type":"integer","description":"0: no upper bound"}})},
+   "data_categories":{"type":"array","items":s},"legal_basis":s,
+   "disclosures":{"type":"array","items":S({"name":s,"to":s,"purpose":s,"description":s})},
+   "budget":S({"rho":{"type":"number"},"epsilon":{"type":"number"},"renewal":{"type":"string","enum":["never"]}}),
+   "retention_days":{"type":"integer"},"starts_at":dt,"expires_at":dt}),
+ "DUABody": S({"room":s,"version":{"type":"integer"},"state":{"type":"string","enum":["draft","signed","active","expired","terminated","superseded"]},"digest":{"type":"string","description":"Hex SHA-256 of the canonical document"},
+   "document":ref("DUA"),"signatures":{"type":"array","items":S({"party":s,"signature":b64,"signed_by":s,"signed_at":dt,"valid":{"type":"boolean"}})},
+   "pending":{"type":"array","items":s},"drafted_by":s,"drafted_at":dt,"terminated_by":s,"terminated_at":dt,"termination":ref("SignedTermination")}),
+ "DUAList": S({"agreements":{"type":"array","items":ref("DUABody")},"active":{"type":"integer","description":"The version in force; 0 for none"}}),
+ "DUASignRequest": S({"signature":{"type":"string","format":"byte","description":"Ed25519 over \"cleanroom statement v1\\0\" || the canonical document"}},["signature"]),
+ "SignedTermination": S({"statement":S({"type":{"type":"string","enum":["cleanroom.dua.termination.v1"]},"server":s,"room":s,"version":{"type":"integer"},"digest":s,"party":s,"reason":s,"issued_at":dt}),"signature":b64},["statement","signature"]),
  "AuditList": S({"entries":{"type":"array","items":ref("AuditEntry")},"next":{"type":"integer","description":"Pass as after= for the next page; 0 when there is none"}}),
 }
 doc = {"openapi":"3.0.3","info":{"title":"Cleanroom room server API","version":"1","description":"The HTTP JSON API of the Cleanroom room server. Every route but the public ones needs `Authorization: Bearer <token>`. Errors share one shape (Error). State changes and refusals are written to the audit trail."},

@@ -122,6 +122,16 @@ func (s *Server) prepareQuery(c *call) error {
 	}
 	w.req.Version = version
 	c.detail["version"] = strconv.Itoa(version)
+	if err := s.db.View(ctx, func(tx *sqlite.Tx) error {
+		d, err := requireDUA(tx, room, c.p.Party)
+		if err != nil {
+			return err
+		}
+		c.detail["dua"] = strconv.Itoa(d.Version)
+		return requireTemplatePermitted(d, w.req.Template, version)
+	}); err != nil {
+		return err
+	}
 	// A byte-identical request over the same data returns the stored
 	// release and spends nothing.
 	if request != "" {
@@ -303,6 +313,10 @@ func (s *Server) reviewQuery(c *call) (int, any, error) {
 	state := ""
 	switch req.Decision {
 	case "approve":
+		// Nothing is released once the agreement has ended.
+		if _, err := requireDUA(c.tx, c.target.Room, c.p.Party); err != nil {
+			return 0, nil, err
+		}
 		state = cleanroom.QueryReleased
 	case "reject":
 		state = cleanroom.QueryRejected

@@ -20,7 +20,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
 
-// Query defaults until data-use agreements set them.
+// Query settings.
 const (
 	// querySelectionEpsilon is the ε of a release's partition selection.
 	querySelectionEpsilon = 1.0
@@ -215,31 +215,49 @@ func (s *Server) ExplainQuery(ctx context.Context, room, name string, version in
 	return &Explain{Template: name, Version: q.version, Plan: q.plan.String(), Datasets: q.datasets, Preview: p}, nil
 }
 
-// ensureBudget returns a dataset's budget, creating the default one.
+// ensureBudget returns a dataset's budget under the room's data-use
+// agreement in force: it creates the budget with the agreement's cap, and
+// lowers an existing budget to the cap of a newer agreement. Without an
+// agreement in force it refuses, so no budget is spent outside one.
 func (s *Server) ensureBudget(tx *sqlite.Tx, room string, d RunDataset) (*sqlite.Budget, error) {
-	id := budgetID(room, d.Dataset)
-	b, err := tx.Budget(id)
-	if cleanroom.ErrorCode(err) != cleanroom.ENotFound {
-		return b, err
-	}
-	vs, err := tx.Versions(room, d.Dataset)
+	dua, err := requireDUA(tx, room, d.Party)
 	if err != nil {
 		return nil, err
 	}
-	size := int64(1)
-	for _, v := range vs {
-		size = max(size, int64(v.Rows))
+	id := budgetID(room, d.Dataset)
+	b, err := tx.Budget(id)
+	if err != nil && cleanroom.ErrorCode(err) != cleanroom.ENotFound {
+		return nil, err
 	}
-	b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: defaultCap(size)}
-	return b, tx.SetBudget(b)
+	if b == nil {
+		vs, err := tx.Versions(room, d.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		size := int64(1)
+		for _, v := range vs {
+			size = max(size, int64(v.Rows))
+		}
+		b = &sqlite.Budget{Dataset: id, Party: d.Party, Size: size, Cap: agreedCap(dua, size)}
+		return b, tx.SetBudget(b)
+	}
+	// The agreement's cap is a ceiling: a newer agreement that lowers it
+	// applies at once; a stricter cap set on the dataset stays.
+	agreed := agreedCap(dua, b.Size)
+	if c := (dp.Loss{Rho: min(b.Cap.Rho, agreed.Rho), Epsilon: min(b.Cap.Epsilon, agreed.Epsilon), Delta: b.Cap.Delta}); c != b.Cap {
+		b.Cap = c
+		if err := tx.SetBudget(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
-// defaultCap is a dataset's lifetime budget until a data-use agreement
-// sets one: ρ = 1 for noisy values, ε = 20 and half the allowed δ for
-// partition selection.
-func defaultCap(size int64) dp.Loss {
+// agreedCap is a dataset's lifetime budget under an agreement: its ρ for
+// noisy values, its ε and half the allowed δ for partition selection.
+func agreedCap(d *cleanroom.DUA, size int64) dp.Loss {
 	limit, _ := dp.DeltaLimit(size)
-	return dp.Loss{Rho: defaultDatasetRho, Epsilon: 20, Delta: min(limit/2, dp.MaxDelta)}
+	return dp.Loss{Rho: d.Budget.Rho, Epsilon: d.Budget.Epsilon, Delta: min(limit/2, dp.MaxDelta)}
 }
 
 // execute loads the datasets a plan reads into a fresh in-memory DuckDB

@@ -445,6 +445,13 @@ func TestDifferencingRuns(t *testing.T) {
 	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
 		return tx.SetTemplateState("r1", "tiers-b", 1, string(cleanroom.TemplateApproved))
 	})
+	// An amended agreement allows the large budget.
+	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
+		d := f.testDUA("r1", 2, "bank", "operator")
+		d.Budget.Rho, d.Budget.Epsilon = 1000, 40
+		f.putDUA(tx, d, "bank", "operator")
+		return nil
+	})
 	for _, d := range []string{"bank-customers", "op-subs", "op-subs-b"} {
 		err := f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
 			b := &sqlite.Budget{Dataset: budgetID("r1", d), Party: "bank", Size: 500, Cap: defaultCap(500)}

@@ -123,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	if s.queryMem == 0 {
 		s.queryMem = defaultQueryMemoryLimit
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.incidentRoutes(), s.auditLogRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]

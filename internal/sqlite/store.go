@@ -349,7 +349,7 @@ func (tx *Tx) strings(query string, args ...any) ([]string, error) {
 // the metrics collector use it.
 func (tx *Tx) Count(table string) (int, error) {
 	switch table {
-	case "parties", "users", "tokens", "rooms", "room_parties", "grants", "audit_log", "datasets", "dataset_versions", "manifests", "uploads", "match_runs", "match_jobs", "reblinded", "agent_keys", "hmac_secrets", "hmac_sealed", "templates", "template_approvals", "queries", "query_sealed":
+	case "parties", "users", "tokens", "rooms", "room_parties", "grants", "audit_log", "datasets", "dataset_versions", "manifests", "uploads", "match_runs", "match_jobs", "reblinded", "agent_keys", "hmac_secrets", "hmac_sealed", "templates", "template_approvals", "queries", "query_sealed", "duas", "dua_signatures":
 	default:
 		return 0, errors.New("count: unknown table " + table)
 	}

@@ -11,6 +11,8 @@ package statement
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,4 +70,19 @@ func Verify(pub ed25519.PublicKey, env Envelope, v any) error {
 		return fmt.Errorf("verify statement: decode: %w", err)
 	}
 	return nil
+}
+
+// Canonical returns the RFC 8785 canonical JSON encoding of v and the hex
+// SHA-256 digest of it: what a party signs when it signs a document (a
+// data-use agreement) that others sign too.
+func Canonical(v any) (canon []byte, digest string, err error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, "", fmt.Errorf("canonicalize: %w", err)
+	}
+	if canon, err = jcs.Transform(raw); err != nil {
+		return nil, "", fmt.Errorf("canonicalize: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	return canon, hex.EncodeToString(sum[:]), nil
 }
