@@ -116,6 +116,7 @@ func TestKillMidUpload(t *testing.T) {
 	schemaJSON := `{"identifiers":[{"column":"phone","class":"phone","priority":1}],
 		"attributes":[{"column":"segment","type":"string","policy":"dimension","categories":["a","b"]}]}`
 	user := admin.WithToken(tok.Secret)
+	agree(t, ctx, info.ServerID, "r", "neutral", map[string]signer{"bank": {user, keys}})
 	if _, err := user.CreateDataset(ctx, "r", "customers", json.RawMessage(schemaJSON)); err != nil {
 		t.Fatal(err)
 	}

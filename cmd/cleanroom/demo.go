@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/agent"
@@ -202,6 +204,10 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		step("%s signed a grant for %s: %s", u.party, u.user, roleString(u.roles))
 	}
 
+	if err := demoAgreement(ctx, admin, session, keys, info.ServerID, step); err != nil {
+		return nil, err
+	}
+
 	synthDir := filepath.Join(cfg.DataDir, "synth")
 	session.SynthDir = synthDir
 	if err := demoSynth(ctx, cfg, synthDir, step); err != nil {
@@ -319,6 +325,48 @@ var demoSchemas embed.FS
 
 //go:embed demodata/templates/*.yaml
 var demoTemplates embed.FS
+
+//go:embed demodata/dua.yaml
+var demoDUA []byte
+
+// demoAgreement has the operator draft the room's data-use agreement and
+// both parties sign it, each with its own key, unless one is in force.
+func demoAgreement(ctx context.Context, admin *client.Client, session *demoSession, keys map[string]*keyfile.PartyKeys,
+	server string, step func(string, ...any)) error {
+	olivia := admin.WithToken(session.Users["operator/olivia"])
+	l, err := olivia.ListDUAs(ctx, demoRoom)
+	if err != nil {
+		return err
+	}
+	if l.Active > 0 {
+		step("data-use agreement version %d (reused): active", l.Active)
+		return nil
+	}
+	var d cleanroom.DUA
+	dec := yaml.NewDecoder(bytes.NewReader(demoDUA))
+	dec.KnownFields(true)
+	if err := dec.Decode(&d); err != nil {
+		return fmt.Errorf("demo agreement: %w", err)
+	}
+	d.Type, d.Server, d.Room = cleanroom.DUAType, server, demoRoom
+	d.StartsAt = time.Now().UTC().Truncate(time.Second)
+	d.ExpiresAt = d.StartsAt.AddDate(1, 0, 0)
+	b, err := olivia.DraftDUA(ctx, demoRoom, &d)
+	if err != nil {
+		return fmt.Errorf("draft the agreement: %w", err)
+	}
+	for _, u := range demoUsers {
+		env, err := statement.Sign(keys[u.party].Signing, b.Document)
+		if err != nil {
+			return err
+		}
+		if b, err = admin.WithToken(session.Users[u.party+"/"+u.user]).SignDUA(ctx, demoRoom, b.Version, env.Signature); err != nil {
+			return fmt.Errorf("%s signs the agreement: %w", u.party, err)
+		}
+	}
+	step("data-use agreement version %d drafted by the operator and signed by operator and bank (digest %.16s…): %s", b.Version, b.Digest, b.State)
+	return nil
+}
 
 // demoDatasets are the datasets the demo's providers bring.
 var demoDatasets = []struct{ party, name, file string }{

@@ -132,6 +132,7 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 		}
 		users[party] = admin.WithToken(tok.Secret)
 	}
+	agree(t, ctx, info.ServerID, "r", "neutral", map[string]signer{"operator": {users["operator"], keys["operator"]}, "bank": {users["bank"], keys["bank"]}})
 	for _, d := range demoDatasets {
 		schema, _ := demoSchemas.ReadFile("demodata/" + d.name + ".schema.json")
 		if _, err := users[d.party].CreateDataset(ctx, "r", d.name, schema); err != nil {
