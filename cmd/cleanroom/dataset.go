@@ -165,7 +165,13 @@ func newDatasetShowCmd(g *globals) *cobra.Command {
 				for _, v := range d.Versions {
 					fmt.Fprintf(tw, "%d\t%d\t%s\n", v.Version, v.Rows, v.CommittedAt.Format(tableTime))
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				for _, v := range d.Deleted {
+					fmt.Fprintf(g.stdout, "version %d (%d rows) deleted at %s: %s\n", v.Version, v.Rows, v.DeletedAt.Format(tableTime), v.Reason)
+				}
+				return nil
 			})
 		},
 	}

@@ -66,7 +66,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"party operator registered", "party bank registered", "room operator-bank hosted by neutral-processor",
-		"bank signed a grant for ben", "synthetic data in", "certificate:", "CLEANROOM_TOKEN=",
+		"bank signed a grant for ben", "data-use agreement version 1 drafted by the operator and signed by operator and bank", "synthetic data in", "certificate:", "CLEANROOM_TOKEN=",
 		"operator/olivia uploaded operator_subscribers.csv as version 1 of dataset subscribers: 2000 rows",
 		"bank/ben uploaded bank_customers.csv as version 1 of dataset customers: 1000 rows",
 		"template tier-by-default-flag version 1 proposed by the operator and approved by bank and operator: approved",
@@ -129,7 +129,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("second demo run: %v\n%s", err, out2)
 	}
 	for _, want := range []string{"reusing", "(reused)", "dataset customers of bank (reused): version 1",
-		"template spend-by-tier (reused): approved", "not serving"} {
+		"template spend-by-tier (reused): approved", "data-use agreement version 1 (reused): active", "not serving"} {
 		if !strings.Contains(out2.String(), want) {
 			t.Errorf("second run output lacks %q:\n%s", want, out2)
 		}

@@ -45,6 +45,9 @@ type ServeConfig struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after the server is told to stop.
 	ShutdownTimeout time.Duration
+	// RetentionInterval is how often the server deletes what its rooms'
+	// agreements no longer allow it to keep; 0 means every minute.
+	RetentionInterval time.Duration
 }
 
 // Validate checks the configuration before anything is opened.
@@ -148,6 +151,14 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
+	interval := cfg.RetentionInterval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	rctx, stopRetention := context.WithCancel(ctx)
+	retentionDone := make(chan struct{})
+	go func() { api.RunRetention(rctx, interval); close(retentionDone) }()
+	defer func() { stopRetention(); <-retentionDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tlsConfig)) }()
 	m.Logger.Info("serving", "url", m.URL(), "data", cfg.DataDir, "server_id", api.ServerID(), "version", version)
@@ -195,7 +206,12 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `Serve runs the room server over HTTPS (TLS 1.3 only) with the data directory
 made by 'cleanroom init'. It uses the self-signed certificate from the data
 directory unless --tls-cert and --tls-key name real ones. SIGINT or SIGTERM
-stops it gracefully: in-flight requests finish, then it exits.`,
+stops it gracefully: in-flight requests finish, then it exits.
+
+A scheduler in the server deletes, without an operator, what the rooms'
+data-use agreements no longer allow it to keep: every dataset of a room
+whose agreement expired or was terminated, and dataset versions past the
+agreement's retention period (see docs/governance.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(g.stderr, logFormat, logLevel)
@@ -219,6 +235,7 @@ stops it gracefully: in-flight requests finish, then it exits.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the self-signed one")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on shutdown")
+	f.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Minute, "how often to delete data past its agreement or retention period")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -27,6 +27,8 @@ type CreateDatasetRequest struct {
 type DatasetBody struct {
 	cleanroom.Dataset
 	Versions []VersionBody `json:"versions"`
+	// Deleted are the versions the room deleted, with the reason.
+	Deleted []sqlite.Deletion `json:"deleted"`
 }
 
 // VersionBody is a committed dataset version.
@@ -122,6 +124,12 @@ func datasetBody(tx *sqlite.Tx, rec *sqlite.DatasetRecord) (DatasetBody, error) 
 	for _, v := range vs {
 		out.Versions = append(out.Versions, VersionBody{Version: v.Version, Rows: v.Rows, Stats: v.Stats, CommittedAt: v.CommittedAt})
 	}
+	if out.Deleted, err = tx.Deletions(rec.Room, rec.Name); err != nil {
+		return DatasetBody{}, err
+	}
+	if out.Deleted == nil {
+		out.Deleted = []sqlite.Deletion{}
+	}
 	return out, nil
 }
 
@@ -164,6 +172,10 @@ func (s *Server) openUpload(c *call) (int, any, error) {
 	}
 	if _, err := requireDUA(c.tx, c.target.Room, c.p.Party); err != nil {
 		return 0, nil, err
+	}
+	if s.vault.Destroyed(vaultID(c.target.Room, c.target.Dataset)) {
+		return 0, nil, cleanroom.Errorf(cleanroom.EConflict, "dataset %q of room %q was deleted when an earlier agreement ended; its key is destroyed and its name is not reused",
+			c.target.Dataset, c.target.Room).WithHint("register the data as a new dataset with `cleanroom dataset register`")
 	}
 	id, _ := cleanroom.NewTokenSecret()
 	u := &sqlite.UploadRecord{ID: id, Room: c.target.Room, Dataset: c.target.Dataset, Party: c.p.Party, User: c.p.User, CreatedAt: c.tx.Now()}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -425,5 +426,12 @@ func (s *Server) terminateDUA(c *call) (int, any, error) {
 	c.detail["party"] = party.Name
 	c.detail["reason"] = t.Reason
 	c.detail["previous_state"] = string(a.state)
+	// The room deletes what the agreement covered at once (the scheduler
+	// would within its interval); a failure is retried by the scheduler.
+	c.afterCommit = append(c.afterCommit, func() {
+		if _, err := s.SweepRetention(context.WithoutCancel(c.r.Context())); err != nil {
+			s.log.Error("deletion after termination failed; the scheduler retries", "room", c.target.Room, "err", err)
+		}
+	})
 	return s.duaResponse(c, http.StatusOK, v)
 }

@@ -46,6 +46,8 @@ type fixture struct {
 	vaultDir  string
 	// agentPrivs are the parties' agent keys made by agentKey.
 	agentPrivs map[string]*ecdh.PrivateKey
+	// master is the server's master key, which wraps the datasets' KEKs.
+	master [32]byte
 }
 
 // principals are the callers every route is checked for.
@@ -71,6 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.master = keys.KEK
 	f.vaultDir = filepath.Join(t.TempDir(), "datasets")
 	vs, err := vault.Open(f.vaultDir, vault.NewLocalWrapper(keys.KEK))
 	if err != nil {

@@ -116,7 +116,7 @@ schemas = {
  "InviteRequest": S({"party":s},["party"]),
  "CreateDatasetRequest": S({"name":s,"schema":{"type":"object","description":"The dataset schema: identifiers and attributes (docs/api.md)"}},["name","schema"]),
  "Version": S({"version":{"type":"integer"},"rows":{"type":"integer"},"stats":{"type":"object"},"committed_at":dt}),
- "Dataset": S({"name":s,"party":s,"room":s,"schema":{"type":"object"},"created_at":dt,"versions":{"type":"array","items":ref("Version")}}),
+ "Dataset": S({"name":s,"party":s,"room":s,"schema":{"type":"object"},"created_at":dt,"versions":{"type":"array","items":ref("Version")},"deleted":{"type":"array","items":S({"version":{"type":"integer"},"rows":{"type":"integer"},"reason":s,"deleted_at":dt})}}),
  "DatasetList": S({"datasets":{"type":"array","items":ref("Dataset")}}),
  "Upload": S({"id":s,"room":s,"dataset":s,"version":{"type":"integer"},"state":{"type":"string","enum":["open","committed","aborted"]},"chunk_size":{"type":"integer"},"server_id":s,"hpke_key":b64,"created_at":dt}),
  "CommitUploadRequest": S({"chunks":{"type":"integer"},"manifests":{"type":"array","items":{"type":"object","description":"A token manifest signed by the dataset's party, one per identifier class","properties":{"statement":{"type":"object"},"signature":b64}}}},["chunks","manifests"]),

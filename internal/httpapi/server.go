@@ -75,7 +75,10 @@ type Server struct {
 	vault     *vault.Store
 	uploadDir string
 	queryMem  int64
-	signer    ed25519.PrivateKey
+	// wake asks the retention loop to sweep now; sweepMu serialises sweeps.
+	wake    chan struct{}
+	sweepMu sync.Mutex
+	signer  ed25519.PrivateKey
 
 	db       *sqlite.DB
 	log      *slog.Logger
@@ -104,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
+		wake:     make(chan struct{}, 1),
 		db:       cfg.DB,
 		log:      cfg.Logger,
 		serverID: cleanroom.KeyFingerprint(cfg.SigningKey),

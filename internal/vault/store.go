@@ -331,3 +331,49 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+// DeleteVersion deletes one committed version of dataset id: it overwrites
+// the version file, whose header holds the version's wrapped data key, with
+// random bytes, syncs and removes it. The dataset's other versions and its
+// KEK stay. Deleting a version that is not there does nothing.
+func (s *Store) DeleteVersion(ctx context.Context, id string, version int) error {
+	if err := ValidateID(id); err != nil {
+		return fmt.Errorf("delete version: %w", err)
+	}
+	if err := validateVersion(id, version); err != nil {
+		return fmt.Errorf("delete version: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete version %d of dataset %q: %w", version, id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.versionPath(id, version)
+	if err := overwrite(p); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("delete version %d of dataset %q: %w", version, id, err)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete version %d of dataset %q: %w", version, id, err)
+	}
+	atomicfile.SyncDir(s.datasetDir(id))
+	return nil
+}
+
+// Destroyed reports whether dataset id was destroyed.
+func (s *Store) Destroyed(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.destroyed(id)
+}
+
+// HasDataset reports whether dataset id exists and holds its key.
+func (s *Store) HasDataset(id string) bool {
+	if ValidateID(id) != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.destroyed(id) && exists(filepath.Join(s.datasetDir(id), kekName))
+}
