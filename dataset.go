@@ -64,6 +64,11 @@ func (d *Dataset) Validate() error {
 //	  ]
 //	}
 type Schema struct {
+	// OptOut marks a consent opt-out list: identifiers only, of people
+	// who objected. It is never matched or queried; from its first version
+	// on, the party's rows that carry any of its identifiers are left out
+	// of every match and every query in the room.
+	OptOut      bool               `json:"opt_out,omitempty"`
 	Identifiers []IdentifierColumn `json:"identifiers"`
 	Attributes  []AttributeColumn  `json:"attributes"`
 }
@@ -240,6 +245,10 @@ func ParseSchema(data []byte) (*Schema, error) {
 //     and dimensions, buckets only on numeric dimensions, clamp only on
 //     metrics, scale only on decimals.
 func (s *Schema) Validate() error {
+	if s.OptOut && len(s.Attributes) > 0 {
+		return Errorf(EInvalid, "an opt-out list has identifier columns only, but this schema declares %d attributes", len(s.Attributes)).
+			WithHint("remove \"attributes\" from the opt-out list's schema")
+	}
 	if len(s.Identifiers) == 0 {
 		return Errorf(EInvalid, "schema has no identifier column").
 			WithHint("declare at least one column under \"identifiers\" with its class (phone, email, device_id or customer_id) and priority")

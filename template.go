@@ -807,6 +807,9 @@ func CheckTemplate(t *Template, schemas map[string]*Schema, owners map[string]st
 		if owners[d] == "" {
 			return Errorf(EInvalid, "join[%d]: dataset %q has no owning party", i, d)
 		}
+		if schemas[d].OptOut {
+			return Errorf(EInvalid, "join[%d]: dataset %q is an opt-out list, which no template reads", i, d)
+		}
 	}
 	c := &checker{t: t, schemas: schemas}
 	for i, f := range t.Where {

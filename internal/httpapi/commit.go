@@ -359,7 +359,7 @@ func (s *Server) commitUpload(c *call) (int, any, error) {
 	w := c.body.(*commitWork)
 	u := w.upload
 	// The agreement may have ended while the upload was under way.
-	if _, err := requireDUA(c.tx, u.Room, u.Party); err != nil {
+	if err := requireDUAForUpload(c.tx, u.Room, u.Dataset, u.Party); err != nil {
 		return 0, nil, err
 	}
 	stats, err := json.Marshal(w.stats)

@@ -170,7 +170,7 @@ func (s *Server) openUpload(c *call) (int, any, error) {
 	if s.vault == nil || s.opener == nil || s.uploadDir == "" {
 		return 0, nil, errors.New("uploads are not configured on this server")
 	}
-	if _, err := requireDUA(c.tx, c.target.Room, c.p.Party); err != nil {
+	if err := requireDUAForUpload(c.tx, c.target.Room, c.target.Dataset, c.p.Party); err != nil {
 		return 0, nil, err
 	}
 	if s.vault.Destroyed(vaultID(c.target.Room, c.target.Dataset)) {
@@ -264,4 +264,19 @@ func (s *Server) removeUploadDir(id string) {
 
 func writeFileAtomic(path string, data []byte) error {
 	return atomicfile.Write(path, data, 0o600)
+}
+
+// requireDUAForUpload refuses an upload outside an agreement in force,
+// except of an opt-out list: an objection is honoured whatever the state
+// of the agreement.
+func requireDUAForUpload(tx *sqlite.Tx, room, dataset, party string) error {
+	d, err := tx.Dataset(room, dataset)
+	if err != nil {
+		return err
+	}
+	if isOptOut(d) {
+		return nil
+	}
+	_, err = requireDUA(tx, room, party)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gtank/ristretto255"
@@ -65,6 +66,8 @@ type RunDataset struct {
 type MatchReport struct {
 	Parties map[string]*PartyReport `json:"parties"`
 	Noise   dp.Record               `json:"noise"`
+	// OptOuts names the opt-out lists applied, per party.
+	OptOuts []string `json:"opt_outs,omitempty"`
 }
 
 // PartyReport is one party's part of a match report.
@@ -234,6 +237,9 @@ func latestVersions(tx *sqlite.Tx, room string) ([]RunDataset, error) {
 	}
 	var out []RunDataset
 	for _, d := range ds {
+		if isOptOut(&d) {
+			continue // applied to the party's datasets, never matched itself
+		}
 		vs, err := tx.Versions(room, d.Name)
 		if err != nil {
 			return nil, err
@@ -595,6 +601,9 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 			return err
 		}
 		e.Detail["rho_per_pair"] = strconv.FormatFloat(matchPairRho, 'g', -1, 64)
+		if len(report.OptOuts) > 0 {
+			e.Detail["opt_outs"] = strings.Join(report.OptOuts, "; ")
+		}
 		e.Detail["pairs"] = strconv.Itoa(countPairs(report))
 		if err := tx.AppendAudit(e); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -61,6 +62,7 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		return nil, nil, err
 	}
 
+	var applied []string
 	versions := make([]*versionData, len(ds))
 	locals := make([]*match.Local, len(ds))
 	people := make([]int, len(ds))
@@ -69,6 +71,19 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		if err != nil {
 			return nil, nil, err
 		}
+		// Rows of people on the party's opt-out list take no part.
+		out, err := s.optOuts(ctx, run.Room, d.Party)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, row := range out.rows(v) {
+			for c := range v.columns {
+				v.columns[c].Tokens[row] = nil
+			}
+		}
+		if len(out.applied) > 0 {
+			applied = append(applied, d.Party+": "+strings.Join(out.applied, ", "))
+		}
 		versions[i] = v
 		if locals[i], err = match.People(&match.Dataset{Name: d.Dataset, Rows: v.rows, Columns: v.columns}, match.JunkLimit); err != nil {
 			return nil, nil, err
@@ -76,7 +91,8 @@ func (s *Server) resolve(ctx context.Context, run *sqlite.MatchRun) (*MatchRepor
 		people[i] = locals[i].People
 	}
 
-	report := &MatchReport{Parties: map[string]*PartyReport{}}
+	slices.Sort(applied)
+	report := &MatchReport{Parties: map[string]*PartyReport{}, OptOuts: slices.Compact(applied)}
 	for i, d := range ds {
 		pr := report.Parties[d.Party]
 		if pr == nil {

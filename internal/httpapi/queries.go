@@ -83,12 +83,31 @@ type queryWork struct {
 // dataset versions of the newest match run.
 func (s *Server) requestOf(ctx context.Context, room string, req *RunQueryRequest) (string, int, error) {
 	var version int
+	var optOuts []string
 	err := s.db.View(ctx, func(tx *sqlite.Tx) error {
 		row, err := tx.Template(room, req.Template, req.Version)
 		if err != nil {
 			return err
 		}
 		version = row.Version
+		// A new opt-out list version makes the same request a new run, so
+		// a stored result computed before it is not handed out again.
+		ds, err := tx.Datasets(room)
+		if err != nil {
+			return err
+		}
+		for i := range ds {
+			if !isOptOut(&ds[i]) {
+				continue
+			}
+			vs, err := tx.Versions(room, ds[i].Name)
+			if err != nil {
+				return err
+			}
+			if len(vs) > 0 {
+				optOuts = append(optOuts, ds[i].Name+" v"+strconv.Itoa(vs[len(vs)-1].Version))
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -103,7 +122,8 @@ func (s *Server) requestOf(ctx context.Context, room string, req *RunQueryReques
 		Version  int
 		Params   map[string]string
 		Match    string
-	}{req.Template, version, req.Params, a.Run})
+		OptOuts  []string `json:",omitempty"`
+	}{req.Template, version, req.Params, a.Run, optOuts})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:]), version, nil
 }
@@ -167,6 +187,9 @@ func (s *Server) prepareQuery(c *call) error {
 		return err
 	}
 	w.outcome = out
+	if out.OptOuts != "" {
+		c.detail["opt_outs"] = out.OptOuts
+	}
 	state := cleanroom.QueryReleased
 	if len(t.Controls.ReviewBy) > 0 {
 		state = cleanroom.QueryPendingReview

@@ -42,6 +42,8 @@ type QueryOutcome struct {
 	Datasets []RunDataset      `json:"datasets"`
 	Groups   []string          `json:"groups"`
 	Release  *release.Release  `json:"release"`
+	// OptOuts names the opt-out lists applied, per party ("" for none).
+	OptOuts string `json:"opt_outs,omitempty"`
 }
 
 // queryPlan is a run planned before anything is read or spent.
@@ -167,7 +169,15 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		})
 	}
 
-	res, err := s.execute(ctx, room, q.plan, q.reads, q.datasets)
+	reads, applied, err := s.withoutOptOuts(ctx, room, q.reads, q.datasets)
+	if err != nil {
+		if serr := settle(false); serr != nil {
+			s.log.Error("release budget reservation", "query", id, "err", serr)
+		}
+		return nil, err
+	}
+	out.OptOuts = applied
+	res, err := s.execute(ctx, room, q.plan, reads, q.datasets)
 	if err != nil {
 		if serr := settle(false); serr != nil {
 			s.log.Error("release budget reservation", "query", id, "err", serr)

@@ -152,6 +152,10 @@ func (s *Server) sweepRoom(ctx context.Context, room string, report *RetentionRe
 			return err
 		}
 		for _, d := range ds {
+			if !ended && isOptOut(&d) {
+				// An objection is kept as long as the room may use data.
+				continue
+			}
 			vs, err := tx.Versions(room, d.Name)
 			if err != nil {
 				return err
