@@ -1,6 +1,11 @@
 package cleanroom
 
-import "time"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Statements of hmac matching (see MatchingHMAC). The room stores and
 // relays them; it can forge none, since each is signed with a party's key.
@@ -73,4 +78,20 @@ func (s *SecretCommitment) Validate() error {
 // and party.
 func ReleaseInfo(server, room, query, party string) []byte {
 	return []byte("cleanroom release v1|" + server + "|" + room + "|" + query + "|" + party)
+}
+
+// ResultDigestContext is the HPKE exporter context of a result's digest
+// key: the room exports it when it seals a result to a party and forgets
+// it; the party exports the same key when it opens the result.
+const ResultDigestContext = "cleanroom result digest v1"
+
+// ResultDigest is what a query's audit entry shows of a result for one
+// party: the hex HMAC-SHA256 of the sealed plaintext under the digest key
+// only that party (and, for a moment, the room) holds. The party checks
+// that the result it opened is the one the log recorded; other members
+// learn nothing from it, not even by guessing results.
+func ResultDigest(key, plaintext []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(plaintext)
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -306,7 +306,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	}
 	session.Query = q.ID
 	step("operator/olivia ran tier-by-default-flag (flag=false, since=2010-01-01); the result, sealed to the operator's agent key, opened:")
-	raw, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
+	raw, _, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
 	if err != nil {
 		return nil, fmt.Errorf("open the released result: %w", err)
 	}

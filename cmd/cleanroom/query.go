@@ -104,14 +104,25 @@ func showQuery(ctx context.Context, g *globals, c *client.Client, room string, q
 			}
 			state = filepath.Join(filepath.Dir(d), "agent")
 		}
-		raw, err := agent.OpenRelease(state, info.ServerID, room, q.ID, who.Party, q.Sealed)
+		raw, digest, err := agent.OpenRelease(state, info.ServerID, room, q.ID, who.Party, q.Sealed)
 		if err != nil {
 			return withHint(fmt.Errorf("open the result sealed to party %s: %w", who.Party, err), "pass your party agent's state directory with --agent-state DIR")
+		}
+		// The run's audit entry shows the result only as a digest under a
+		// key this party alone can export: it must be this result's.
+		e, err := runEntry(ctx, c, room, q.ID)
+		if err != nil {
+			return err
+		}
+		if logged := e.Detail["digest."+who.Party]; logged != digest {
+			return fmt.Errorf("the result sealed to party %s is not the one the audit log recorded (entry %d): digest %s, logged %q",
+				who.Party, e.Seq, digest, logged)
 		}
 		r = new(release.Release)
 		if err := json.Unmarshal(raw, r); err != nil {
 			return err
 		}
+		fmt.Fprintf(g.stderr, "The result's digest matches audit entry %d.\n", e.Seq)
 	}
 	if g.json {
 		return printJSON(g.stdout, struct {
@@ -285,6 +296,26 @@ func newQueryResultCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party")
 	cmd.Flags().StringVar(&receipts, "receipt", "", "keep an audit receipt of the release in this audit state directory (see 'audit receipt')")
 	return cmd
+}
+
+// runEntry finds the audit entry of query id's run.
+func runEntry(ctx context.Context, c *client.Client, room, id string) (*cleanroom.AuditEntry, error) {
+	page := client.AuditPage{}
+	for {
+		l, err := c.RoomAudit(ctx, room, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range l.Entries {
+			if e.Object == "query:"+id && e.Action == cleanroom.ActionQueryRun && e.Outcome == cleanroom.OutcomeOK && e.Detail["repeat_of"] == "" {
+				return &e, nil
+			}
+		}
+		if l.Next == 0 {
+			return nil, fmt.Errorf("the room's audit log has no entry of query %s's run", id)
+		}
+		page.After = l.Next
+	}
 }
 
 // releaseEntry finds the audit entry that released query id: its run, or

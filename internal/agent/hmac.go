@@ -312,11 +312,17 @@ func (a *Agent) refreshPeers(ctx context.Context) error {
 }
 
 // OpenRelease opens a query result the room sealed to this party's agent
-// key in room, with the agent's key from stateDir.
-func OpenRelease(stateDir, server, room, query, party string, sealed []byte) ([]byte, error) {
+// key in room, with the agent's key from stateDir. It also returns the
+// result's digest (cleanroom.ResultDigest), to compare with the one the
+// room's audit log shows for this party.
+func OpenRelease(stateDir, server, room, query, party string, sealed []byte) (plaintext []byte, digest string, err error) {
 	priv, err := loadAgentKey(stateDir, room)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return keyfile.OpenWith(priv, cleanroom.ReleaseInfo(server, room, query, party), sealed)
+	pt, key, err := keyfile.OpenWithExporting(priv, cleanroom.ReleaseInfo(server, room, query, party), sealed, []byte(cleanroom.ResultDigestContext), 32)
+	if err != nil {
+		return nil, "", err
+	}
+	return pt, cleanroom.ResultDigest(key, pt), nil
 }

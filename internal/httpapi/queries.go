@@ -211,9 +211,15 @@ func (s *Server) prepareQuery(c *call) error {
 		if _, done := w.sealed[party]; done {
 			continue
 		}
-		if w.sealed[party], err = keyfile.SealTo(w.keys[party], cleanroom.ReleaseInfo(s.serverID, room, out.ID, party), raw); err != nil {
+		var key []byte
+		if w.sealed[party], key, err = keyfile.SealToExporting(w.keys[party], cleanroom.ReleaseInfo(s.serverID, room, out.ID, party), raw,
+			[]byte(cleanroom.ResultDigestContext), 32); err != nil {
 			return err
 		}
+		// The log shows the result only as a digest under the key the
+		// party's agent will export; the room keeps no copy of the key.
+		c.detail["digest."+party] = cleanroom.ResultDigest(key, raw)
+		clear(key)
 	}
 	return nil
 }

@@ -224,3 +224,53 @@ func (k ServerKeys) fingerprints() (sig, hp string) {
 	}
 	return sig, hp
 }
+
+// SealToExporting seals like SealTo and also returns a secret of n bytes
+// exported from the HPKE context (RFC 9180, section 5.3) under
+// exportContext: only the sender, now, and the holder of the private key,
+// by OpenWithExporting, can compute it.
+func SealToExporting(pub, info, plaintext, exportContext []byte, n int) (ct, secret []byte, err error) {
+	pk, err := hpkeKEM.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal payload: invalid X25519 public key: %w", err)
+	}
+	enc, s, err := hpke.NewSender(pk, hpkeKDF, hpkeAEAD, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal payload: %w", err)
+	}
+	sealed, err := s.Seal(nil, plaintext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal payload: %w", err)
+	}
+	if secret, err = s.Export(string(exportContext), n); err != nil {
+		return nil, nil, fmt.Errorf("seal payload: %w", err)
+	}
+	return append(enc, sealed...), secret, nil
+}
+
+// OpenWithExporting opens what SealToExporting sealed (or SealTo: the
+// format is the same) and returns the exported secret with the plaintext.
+func OpenWithExporting(priv *ecdh.PrivateKey, info, ciphertext, exportContext []byte, n int) (plaintext, secret []byte, err error) {
+	if priv == nil {
+		return nil, nil, errors.New("open sealed payload: no HPKE key")
+	}
+	sk, err := hpke.NewDHKEMPrivateKey(priv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	const encSize = 32 // X25519
+	if len(ciphertext) < encSize {
+		return nil, nil, errors.New("open sealed payload: too short")
+	}
+	r, err := hpke.NewRecipient(ciphertext[:encSize], sk, hpkeKDF, hpkeAEAD, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	if plaintext, err = r.Open(nil, ciphertext[encSize:]); err != nil {
+		return nil, nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	if secret, err = r.Export(string(exportContext), n); err != nil {
+		return nil, nil, fmt.Errorf("open sealed payload: %w", err)
+	}
+	return plaintext, secret, nil
+}
