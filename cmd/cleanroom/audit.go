@@ -119,16 +119,50 @@ it signed before).`,
 		},
 	}
 	export := &cobra.Command{
-		Use:   "export --room ROOM --out FILE",
-		Short: "Write the room's audit log with its signed checkpoint to a file (members)",
-		Args:  wantArgs(),
+		Use:   "export --room ROOM (--out FILE | --bundle FILE)",
+		Short: "Write the room's audit log with its signed checkpoint to a file, or a regulator bundle (members)",
+		Long: `Export writes the room's audit log with the server-signed checkpoint of it
+to --out. With --bundle it writes instead one archive (tar.gz) with
+everything a regulator needs to check the room offline: the data-use
+agreements with every party's signature, the approved templates with their
+signed approvals, the log with its checkpoint and the parties'
+cosignatures, the checkpoints and receipts you kept (--state), and the
+public keys. 'cleanroom audit verify BUNDLE' checks it.`,
+		Args: wantArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, _ := cmd.Flags().GetString("out")
+			bundle, _ := cmd.Flags().GetString("bundle")
 			if err := required(cmd, "room", room); err != nil {
 				return err
 			}
-			if err := required(cmd, "out", out); err != nil {
-				return err
+			if (out == "") == (bundle == "") {
+				return withHint(usageError{errors.New("give one of --out and --bundle")}, "usage: "+cmd.UseLine())
+			}
+			if bundle != "" {
+				return g.withClient(cmd.Context(), func(c *client.Client) error {
+					d, err := state()
+					if err != nil {
+						return err
+					}
+					info, err := c.ServerInfo(cmd.Context())
+					if err != nil {
+						return err
+					}
+					st, err := loadAuditState(auditStatePath(d, info.ServerID, room))
+					if err != nil {
+						return err
+					}
+					raw, err := writeBundle(cmd.Context(), c, room, st)
+					if err != nil {
+						return err
+					}
+					if err := atomicfile.Write(bundle, raw, 0o600); err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stdout, "Wrote the regulator bundle of room %s to %s (%d checkpoints and %d receipts you kept).\n",
+						room, bundle, len(st.Checkpoints), len(st.Receipts))
+					return nil
+				})
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				e, err := exportLog(cmd.Context(), c, room)
@@ -147,15 +181,19 @@ it signed before).`,
 			})
 		},
 	}
-	export.Flags().String("out", "", "the file to write (required)")
+	export.Flags().String("out", "", "the file to write the log to")
+	export.Flags().String("bundle", "", "write a regulator bundle (tar.gz) to this file instead")
 	verify := &cobra.Command{
 		Use:   "verify FILE [--state DIR]",
-		Short: "Check an exported log offline against the checkpoints you kept",
+		Short: "Check an exported log against the checkpoints you kept, or a regulator bundle, offline",
 		Args:  wantArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
+			}
+			if isBundle(raw) {
+				return printBundleVerification(g, args[0], raw)
 			}
 			var e auditlog.Export
 			if err := json.Unmarshal(raw, &e); err != nil {
@@ -234,7 +272,7 @@ edited, dropped or moved. Take one for every release you receive.`,
 		c.Flags().StringVar(&room, "room", "", "the room (required)")
 	}
 	checkpoint.Flags().StringVar(&keysDir, "keys", "", "also cosign the checkpoint with this party key directory")
-	for _, c := range []*cobra.Command{checkpoint, receipt, verify} {
+	for _, c := range []*cobra.Command{checkpoint, receipt, verify, export} {
 		c.Flags().StringVar(&dir, "state", "", "where your kept checkpoints live (default: audit next to the default key directory)")
 	}
 	cmd.AddCommand(list, checkpoint, receipt, export, verify)
@@ -337,11 +375,10 @@ func collectCosignatures(ctx context.Context, c *client.Client, st *auditState, 
 		}
 		pub, ok := st.PartyKeys[cs.Party]
 		if !ok {
-			p, err := c.ShowParty(ctx, cs.Party)
-			if err != nil {
+			var err error
+			if pub, err = partyKey(ctx, c, cs.Party); err != nil {
 				return err
 			}
-			pub = p.SigningKey
 			st.PartyKeys[cs.Party] = pub
 		}
 		if err := cs.Verify(server, room, pub); err != nil {
@@ -350,6 +387,21 @@ func collectCosignatures(ctx context.Context, c *client.Client, st *auditState, 
 		st.Cosigned = append(st.Cosigned, cs)
 	}
 	return nil
+}
+
+// partyKey returns the signing key of a party of one of the caller's
+// rooms, as the room server lists it.
+func partyKey(ctx context.Context, c *client.Client, party string) (ed25519.PublicKey, error) {
+	l, err := c.ListParties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range l.Parties {
+		if p.Name == party {
+			return p.SigningKey, nil
+		}
+	}
+	return nil, fmt.Errorf("party %q is not a party of any of your rooms", party)
 }
 
 func saveAuditState(dir, path string, st *auditState) error {

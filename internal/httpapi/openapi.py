@@ -130,7 +130,7 @@ schemas = {
  "HMACState": S({"commitment":{"type":"object"},"sealed":b64,"sealed_to":{"type":"array","items":s}}),
  "HMACRequest": S({"commitment":{"type":"object"},"sealed":{"type":"object","additionalProperties":b64}},["sealed"]),
  "ProposeTemplateRequest": S({"yaml":{"type":"string","description":"The template in YAML (docs/templates.md)"}},["yaml"]),
- "Template": S({"template":{"type":"object"},"digest":s,"state":{"type":"string","enum":["proposed","approved","retired"]},"proposed_by":s,"proposed_at":dt,"readers":{"type":"array","items":s},"approved_by":{"type":"array","items":s},"pending":{"type":"array","items":s},"stats":{"type":"object","description":"runs, refused, cells_shown, cells_suppressed over all versions"}}),
+ "Template": S({"template":{"type":"object"},"digest":s,"state":{"type":"string","enum":["proposed","approved","retired"]},"proposed_by":s,"proposed_at":dt,"readers":{"type":"array","items":s},"approved_by":{"type":"array","items":s},"pending":{"type":"array","items":s},"approvals":{"type":"array","items":{"type":"object","description":"A party's signed approval: {statement, signature}"}},"stats":{"type":"object","description":"runs, refused, cells_shown, cells_suppressed over all versions"}}),
  "TemplateList": S({"templates":{"type":"array","items":ref("Template")}}),
  "RetireRequest": S({"version":{"type":"integer"}},["version"]),
  "RunQueryRequest": S({"template":s,"version":{"type":"integer"},"params":{"type":"object","additionalProperties":s}},["template"]),

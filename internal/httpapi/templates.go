@@ -29,6 +29,9 @@ type TemplateBody struct {
 	Readers    []string                `json:"readers"`
 	ApprovedBy []string                `json:"approved_by"`
 	Pending    []string                `json:"pending"`
+	// Approvals are the parties' signed approvals, so anyone holding
+	// their keys can check them offline.
+	Approvals []statement.Envelope `json:"approvals"`
 	// Stats are the template's run, refusal and suppression counts over
 	// all its versions, so "too strict" shows.
 	Stats sqlite.TemplateStats `json:"stats"`
@@ -95,6 +98,18 @@ func templateBody(tx *sqlite.Tx, row *sqlite.TemplateRow) (TemplateBody, error) 
 		if *l == nil {
 			*l = []string{}
 		}
+	}
+	envs, err := tx.ApprovalEnvelopes(row.Room, row.Name, row.Version)
+	if err != nil {
+		return TemplateBody{}, err
+	}
+	out.Approvals = []statement.Envelope{}
+	for _, raw := range envs {
+		var env statement.Envelope
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return TemplateBody{}, err
+		}
+		out.Approvals = append(out.Approvals, env)
 	}
 	return out, nil
 }

@@ -148,3 +148,23 @@ func (tx *Tx) SetTemplateState(room, name string, version int, state string) err
 	}
 	return nil
 }
+
+// ApprovalEnvelopes returns the signed approvals of a template version, in
+// the order of the approving parties' names.
+func (tx *Tx) ApprovalEnvelopes(room, name string, version int) ([][]byte, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT envelope FROM template_approvals WHERE room = ? AND name = ? AND version = ? ORDER BY party`,
+		room, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("read approvals: %w", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("read approvals: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
