@@ -356,4 +356,3 @@ func printBundleVerification(g *globals, path string, raw []byte) error {
 	fmt.Fprintln(g.stdout, "Compare the key fingerprints with those the parties give you out of band.")
 	return nil
 }
-
