@@ -164,8 +164,9 @@ func (d *DUA) Validate() error {
 		}
 	}
 	b := d.Budget
-	if !(b.Rho > 0 && b.Rho <= 1000) || !(b.Epsilon >= 0 && b.Epsilon <= 100) {
-		return Errorf(EInvalid, "agreement field \"budget\": rho %g and epsilon %g must lie in (0, 1000] and [0, 100]", b.Rho, b.Epsilon)
+	// The privacy core's limits (internal/dp: MaxRho, MaxEpsilon).
+	if !(b.Rho > 0 && b.Rho <= 1000) || !(b.Epsilon >= 0 && b.Epsilon <= 40) {
+		return Errorf(EInvalid, "agreement field \"budget\": rho %g and epsilon %g must lie in (0, 1000] and [0, 40]", b.Rho, b.Epsilon)
 	}
 	if b.Renewal != "never" {
 		return Errorf(EInvalid, "agreement field \"budget.renewal\" is %q", b.Renewal).

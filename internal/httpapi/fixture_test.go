@@ -245,3 +245,17 @@ func (f *fixture) lastAudit() cleanroom.AuditEntry {
 	}
 	return es[len(es)-1]
 }
+
+// auditSince returns the audit entries after the first n.
+func (f *fixture) auditSince(n int) []cleanroom.AuditEntry {
+	f.t.Helper()
+	var es []cleanroom.AuditEntry
+	err := f.db.View(context.Background(), func(tx *sqlite.Tx) (err error) {
+		es, err = tx.Audit(sqlite.AuditFilter{})
+		return err
+	})
+	if err != nil || len(es) < n {
+		f.t.Fatalf("read audit log: %v (%d entries)", err, len(es))
+	}
+	return es[n:]
+}
