@@ -163,12 +163,25 @@ func TestExpiryAndRetention(t *testing.T) {
 		t.Error("the dataset's KEK survived retention")
 	}
 
-	// An expired agreement deletes too.
+	// An expired agreement deletes too, and leaves no key material behind.
 	g := newFixture(t)
 	g.queryReady("  receivers: [bank]\n")
+	secrets := g.secrets("bank-customers", 1)
 	g.now = g.now.AddDate(1, 0, 1)
 	report, err = g.srv.SweepRetention(t.Context())
 	if err != nil || len(report.Deletions) != 2 || !strings.Contains(report.Deletions[0].Reason, "expired at") {
 		t.Fatalf("expiry sweep: %+v, %v", report, err)
+	}
+	if found := g.findSecrets(secrets); len(found) > 0 {
+		t.Errorf("after expiry key material is still in the data directory: %v", found)
+	}
+	recorded := 0
+	for _, e := range g.auditSince(0) {
+		if e.Action == ActionDatasetDelete && e.Object == "dataset:bank-customers" && strings.Contains(e.Detail["reason"], "expired at") && e.Detail["kek_destroyed"] == "true" {
+			recorded++
+		}
+	}
+	if recorded != 1 {
+		t.Errorf("the log records the deletion of bank-customers at expiry %d times, want once", recorded)
 	}
 }
