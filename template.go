@@ -110,10 +110,13 @@ const (
 	OpGt = Op(">")
 	OpGe = Op(">=")
 	OpIn = Op("in") // one of a list of literals
+	// OpHas holds when a string column holding a ';'-separated list (a
+	// customer's products, say) has the value as one of its items.
+	OpHas = Op("has")
 )
 
 // Ops lists every operator.
-var Ops = []Op{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpIn}
+var Ops = []Op{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpIn, OpHas}
 
 // Dimension is a column a release is grouped by. It must be a dimension
 // column of its owner, grouped over the owner's declared public domain or a
@@ -569,7 +572,7 @@ func (t *Template) validateWhere() error {
 		}
 		if !slices.Contains(Ops, f.Op) {
 			return fail("unknown operator %q", string(f.Op)).
-				WithHint("operators are =, !=, <, <=, >, >= and in")
+				WithHint("operators are =, !=, <, <=, >, >=, in and has")
 		}
 		switch {
 		case f.Param != "" && len(f.Values) > 0:
@@ -876,7 +879,12 @@ func (c *checker) checkFilter(f Filter) error {
 			WithHint("filter on a filter or dimension column; a metric appears only in metrics, as a sum or avg")
 	}
 	ordered := col.Type == TypeInt || col.Type == TypeDecimal || col.Type == TypeDate
-	if !ordered && f.Op != OpEq && f.Op != OpNe && f.Op != OpIn {
+	if f.Op == OpHas {
+		if col.Type != TypeString || len(col.Categories) > 0 {
+			return Errorf(EInvalid, "operator has does not apply to column %q: it looks for an item in a string column holding a ';'-separated list", f.Column).
+				WithHint("compare single values with = or in")
+		}
+	} else if !ordered && f.Op != OpEq && f.Op != OpNe && f.Op != OpIn {
 		return Errorf(EInvalid, "operator %s does not apply to column %q of type %s", f.Op, f.Column, col.Type).
 			WithHint("compare %s columns with =, != or in", col.Type)
 	}

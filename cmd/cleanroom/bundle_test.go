@@ -15,6 +15,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/library"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 	"github.com/cleanroom-dev/cleanroom/internal/template"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
@@ -69,8 +70,11 @@ func bundleRoom(t *testing.T) (*client.Client, string) {
 			t.Fatal(err)
 		}
 	}
-	raw, _ := demoTemplates.ReadFile("demodata/templates/spend-by-tier.yaml")
-	b, err := signers["operator"].c.ProposeTemplate(ctx, "r", string(raw))
+	e, err := library.Get("spend-by-tier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := signers["operator"].c.ProposeTemplate(ctx, "r", string(e.YAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -19,13 +18,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/library"
 	"github.com/cleanroom-dev/cleanroom/internal/release"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
@@ -317,14 +316,41 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	if err := printQuery(out, q, &rel); err != nil {
 		return nil, err
 	}
+	// Segment sizing from the library, released to both parties.
+	for _, run := range []struct {
+		template string
+		params   map[string]string
+	}{
+		{"premium-product-uptake", map[string]string{"product": "mortgage"}},
+		{"travel-spend-segments", map[string]string{"tier": "premium"}},
+	} {
+		q, err := olivia.RunQuery(ctx, demoRoom, httpapi.RunQueryRequest{Template: run.template, Params: run.params})
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", run.template, err)
+		}
+		raw, _, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("open the released result: %w", err)
+		}
+		var rel release.Release
+		if err := json.Unmarshal(raw, &rel); err != nil {
+			return nil, err
+		}
+		var ps []string
+		for k, v := range run.params {
+			ps = append(ps, k+"="+v)
+		}
+		slices.Sort(ps)
+		step("operator/olivia ran %s (%s); released to operator and bank:", run.template, strings.Join(ps, ", "))
+		if err := printQuery(out, q, &rel); err != nil {
+			return nil, err
+		}
+	}
 	return session, nil
 }
 
 //go:embed demodata/*.schema.json
 var demoSchemas embed.FS
-
-//go:embed demodata/templates/*.yaml
-var demoTemplates embed.FS
 
 //go:embed demodata/dua.yaml
 var demoDUA []byte
@@ -342,16 +368,14 @@ func demoAgreement(ctx context.Context, admin *client.Client, session *demoSessi
 		step("data-use agreement version %d (reused): active", l.Active)
 		return nil
 	}
-	var d cleanroom.DUA
-	dec := yaml.NewDecoder(bytes.NewReader(demoDUA))
-	dec.KnownFields(true)
-	if err := dec.Decode(&d); err != nil {
+	d, err := readDUABytes(demoDUA)
+	if err != nil {
 		return fmt.Errorf("demo agreement: %w", err)
 	}
 	d.Type, d.Server, d.Room = cleanroom.DUAType, server, demoRoom
 	d.StartsAt = time.Now().UTC().Truncate(time.Second)
 	d.ExpiresAt = d.StartsAt.AddDate(1, 0, 0)
-	b, err := olivia.DraftDUA(ctx, demoRoom, &d)
+	b, err := olivia.DraftDUA(ctx, demoRoom, d)
 	if err != nil {
 		return fmt.Errorf("draft the agreement: %w", err)
 	}
@@ -496,12 +520,13 @@ func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string
 	return nil
 }
 
-// demoApproveTemplates has the operator propose the demo's templates and
-// both parties approve them, each signing the digest it computed itself.
+// demoApproveTemplates has the operator propose the shipped library's
+// templates and both parties approve them, each signing the digest it
+// computed itself.
 func demoApproveTemplates(ctx context.Context, admin *client.Client, session *demoSession, keys map[string]*keyfile.PartyKeys,
 	server string, step func(string, ...any)) error {
 	olivia := admin.WithToken(session.Users["operator/olivia"])
-	entries, err := demoTemplates.ReadDir("demodata/templates")
+	entries, err := library.All()
 	if err != nil {
 		return err
 	}
@@ -510,14 +535,7 @@ func demoApproveTemplates(ctx context.Context, admin *client.Client, session *de
 		return err
 	}
 	for _, e := range entries {
-		raw, err := demoTemplates.ReadFile("demodata/templates/" + e.Name())
-		if err != nil {
-			return err
-		}
-		t, err := template.Parse(raw)
-		if err != nil {
-			return err
-		}
+		raw, t := e.YAML, e.Template
 		if slices.ContainsFunc(existing.Templates, func(b httpapi.TemplateBody) bool {
 			return b.Template.Name == t.Name && b.State == cleanroom.TemplateApproved
 		}) {

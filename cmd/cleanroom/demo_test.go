@@ -71,7 +71,9 @@ func TestDemo(t *testing.T) {
 		"bank/ben uploaded bank_customers.csv as version 1 of dataset customers: 1000 rows",
 		"template tier-by-default-flag version 1 proposed by the operator and approved by bank and operator: approved",
 		"match report for operator: customers × subscribers matched",
-		"operator/olivia ran tier-by-default-flag"} {
+		"operator/olivia ran tier-by-default-flag",
+		"operator/olivia ran premium-product-uptake (product=mortgage); released to operator and bank:",
+		"operator/olivia ran travel-spend-segments (tier=premium)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -50,14 +50,23 @@ func readDUAFile(path string) (*cleanroom.DUA, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, err := readDUABytes(raw)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("%s: %v", path, err), "see docs/governance.md for the fields of an agreement")
+	}
+	return d, nil
+}
+
+// readDUABytes parses an agreement's YAML strictly.
+func readDUABytes(raw []byte) (*cleanroom.DUA, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	var d cleanroom.DUA
 	if err := dec.Decode(&d); err != nil {
 		if err == io.EOF {
-			return nil, fmt.Errorf("%s: the agreement is empty", path)
+			return nil, fmt.Errorf("the agreement is empty")
 		}
-		return nil, withHint(fmt.Errorf("%s: %v", path, err), "see docs/governance.md for the fields of an agreement")
+		return nil, err
 	}
 	return &d, nil
 }

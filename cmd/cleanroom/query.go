@@ -366,7 +366,11 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 	}
 	tw := newTable(w, header...)
 	for _, c := range r.Cells {
-		fmt.Fprint(tw, strings.Join(c.Key, " / "))
+		label := strings.Join(c.Key, " / ")
+		if len(c.Key) == 0 {
+			label = "all"
+		}
+		fmt.Fprint(tw, label)
 		for i, v := range c.Values {
 			fmt.Fprintf(tw, "\t%s ± %s", num(v), num(c.Interval95[i]))
 		}

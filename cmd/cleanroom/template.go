@@ -11,6 +11,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/library"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 	"github.com/cleanroom-dev/cleanroom/internal/template"
 )
@@ -29,28 +30,42 @@ party whose data it reads then approves it by signing, on its own side, the
 SHA-256 of the template's canonical encoding, computed from the content it
 reviewed. A change is a new version that needs new approvals.`,
 	}
-	cmd.AddCommand(newTemplateProposeCmd(g), newTemplateApproveCmd(g), newTemplateListCmd(g), newTemplateShowCmd(g), newTemplateRetireCmd(g))
+	cmd.AddCommand(newTemplateProposeCmd(g), newTemplateLibraryCmd(g), newTemplateApproveCmd(g), newTemplateListCmd(g), newTemplateShowCmd(g), newTemplateRetireCmd(g))
 	return group(cmd)
 }
 
 func newTemplateProposeCmd(g *globals) *cobra.Command {
-	var room string
+	var room, lib string
 	cmd := &cobra.Command{
-		Use:   "propose FILE --room ROOM",
-		Short: "Propose a template from a YAML file (analyst or provider)",
-		Args:  wantArgs("FILE"),
+		Use:   "propose (FILE | --library NAME) --room ROOM",
+		Short: "Propose a template from a YAML file or the shipped library (analyst or provider)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := required(cmd, "room", room); err != nil {
 				return err
 			}
-			raw, err := os.ReadFile(args[0])
-			if err != nil {
-				return fmt.Errorf("read template: %w", err)
+			if (len(args) == 1) == (lib != "") {
+				return withHint(usageError{fmt.Errorf("give a FILE or --library NAME")}, "usage: "+cmd.UseLine(), "the library's templates are listed by `cleanroom template library`")
+			}
+			var raw []byte
+			source := lib
+			if lib != "" {
+				e, err := library.Get(lib)
+				if err != nil {
+					return err
+				}
+				raw = e.YAML
+			} else {
+				var err error
+				if raw, err = os.ReadFile(args[0]); err != nil {
+					return fmt.Errorf("read template: %w", err)
+				}
+				source = args[0]
 			}
 			// Parse locally first: a malformed file is refused with its
 			// line before anything is sent.
 			if _, err := template.Parse(raw); err != nil {
-				return withHint(fmt.Errorf("%s: %w", args[0], err), "the format is described in docs/templates.md")
+				return withHint(fmt.Errorf("%s: %w", source, err), "the format is described in docs/templates.md")
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
 				b, err := c.ProposeTemplate(cmd.Context(), room, string(raw))
@@ -67,7 +82,48 @@ func newTemplateProposeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&room, "room", "", "the room (required)")
+	cmd.Flags().StringVar(&lib, "library", "", "propose this template of the shipped library instead of a file")
 	return cmd
+}
+
+func newTemplateLibraryCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "library [NAME]",
+		Short: "List the templates shipped in the binary, or print one's YAML",
+		Long: `The template library holds the use cases' approved questions, ready to
+propose in a new room as they are ('cleanroom template propose --library
+NAME'): the parties then review known text. Each must still be approved by
+every party whose data it reads, and permitted by the room's data-use
+agreement. The datasets it joins must exist in the room under the names it
+uses (subscribers, customers).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				e, err := library.Get(args[0])
+				if err != nil {
+					return err
+				}
+				_, err = g.stdout.Write(e.YAML)
+				return err
+			}
+			all, err := library.All()
+			if err != nil {
+				return err
+			}
+			if g.json {
+				out := []any{}
+				for _, e := range all {
+					out = append(out, map[string]any{"name": e.Name, "question": e.Template.Question, "digest": template.Digest(e.Template), "template": e.Template})
+				}
+				return printJSON(g.stdout, out)
+			}
+			tw := newTable(g.stdout, "NAME", "JOINS", "QUESTION")
+			for _, e := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, strings.Join(e.Template.Join, ", "), e.Template.Question)
+			}
+			return tw.Flush()
+		},
+	}
 }
 
 func newTemplateApproveCmd(g *globals) *cobra.Command {

@@ -245,6 +245,11 @@ func (q *renderer) filter(f engine.Predicate) (string, error) {
 			ps[i] = ph(v)
 		}
 		return c + " IN (" + strings.Join(ps, ", ") + ")", nil
+	case engine.OpHas:
+		if len(f.Values) != 1 {
+			return "", fmt.Errorf("filter on %s: has with %d values", f.Column.Ref(), len(f.Values))
+		}
+		return "list_contains(string_split(" + c + ", ';'), " + ph(f.Values[0]) + ")", nil
 	}
 	if len(f.Values) != 1 {
 		return "", fmt.Errorf("filter on %s: %s with %d values", f.Column.Ref(), f.Op, len(f.Values))

@@ -145,7 +145,7 @@ func (c *compiler) filter(f cleanroom.Filter, params map[string]cleanroom.Value)
 	pred := Predicate{Column: col, Op: Op(f.Op), Param: f.Param}
 	numeric := col.Type == cleanroom.TypeInt || col.Type == cleanroom.TypeDecimal
 	if !numeric {
-		if f.Op != cleanroom.OpEq && f.Op != cleanroom.OpNe && f.Op != cleanroom.OpIn && col.Type != cleanroom.TypeDate {
+		if f.Op != cleanroom.OpEq && f.Op != cleanroom.OpNe && f.Op != cleanroom.OpIn && f.Op != cleanroom.OpHas && col.Type != cleanroom.TypeDate {
 			return Predicate{}, cleanroom.Errorf(cleanroom.EInvalid, "operator %s does not apply to column %q of type %s", f.Op, f.Column, col.Type)
 		}
 		for _, v := range values {

@@ -70,6 +70,7 @@ const (
 	OpGt      Op = ">"
 	OpGe      Op = ">="
 	OpIn      Op = "in"          // one of Values
+	OpHas     Op = "has"         // the ';'-separated list holds Values[0]
 	OpNone    Op = "none"        // no row satisfies it
 	OpNotNull Op = "is not null" // every row with a value satisfies it
 )

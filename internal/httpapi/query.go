@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -331,6 +330,5 @@ func allGroups(plan *engine.Plan, res *engine.Result) []release.Group {
 		}
 	}
 	walk(0, nil)
-	sort.SliceStable(out, func(a, b int) bool { return fmt.Sprint(out[a].Key) < fmt.Sprint(out[b].Key) })
 	return out
 }

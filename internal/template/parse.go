@@ -330,8 +330,9 @@ func (p *parser) parameters(n *yaml.Node) (map[string]cleanroom.Parameter, error
 	return out, nil
 }
 
-// filterRE splits "<column> <op> <value>"; "in" needs white space around it.
-var filterRE = regexp.MustCompile(`^([^\s=!<>]+)(?:\s*(<=|>=|!=|=|<|>)\s*|\s+(in)\s+)(.*)$`)
+// filterRE splits "<column> <op> <value>"; "in" and "has" need white
+// space around them.
+var filterRE = regexp.MustCompile(`^([^\s=!<>]+)(?:\s*(<=|>=|!=|=|<|>)\s*|\s+(in|has)\s+)(.*)$`)
 
 func (p *parser) where(n *yaml.Node) ([]cleanroom.Filter, error) {
 	items, err := p.sequence(n, "where")
@@ -348,7 +349,7 @@ func (p *parser) where(n *yaml.Node) ([]cleanroom.Filter, error) {
 		f, err := parseFilter(c.Value)
 		if err != nil {
 			return nil, p.fail(c, path, "%s", err.Error()).
-				WithHint("write a condition as <dataset>.<column> <op> <value>, with op one of =, !=, <, <=, >, >=, in; e.g. customers.default_flag = $flag")
+				WithHint("write a condition as <dataset>.<column> <op> <value>, with op one of =, !=, <, <=, >, >=, in, has; e.g. customers.default_flag = $flag, customers.products has $product")
 		}
 		out[i] = f
 	}
