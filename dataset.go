@@ -153,6 +153,9 @@ type AttributeColumn struct {
 	// Scale is the number of decimal places kept of a decimal column, 0 to
 	// 6: metrics are summed as integers in units of 10^-Scale.
 	Scale int `json:"scale,omitempty"`
+	// TruncateToDate lets a date column hold RFC 3339 timestamps (an event
+	// log's), of which only the UTC date is kept, on the party's side.
+	TruncateToDate bool `json:"truncate_to_date,omitempty"`
 }
 
 // ColumnType is the type of an attribute column's values.
@@ -344,6 +347,9 @@ func (c *AttributeColumn) validate() error {
 		return fail("has no policy").WithHint("policy is filter, dimension, metric or hidden")
 	default:
 		return fail("unknown policy %q", string(c.Policy)).WithHint("policy is filter, dimension, metric or hidden")
+	}
+	if c.TruncateToDate && c.Type != TypeDate {
+		return fail("truncate_to_date applies to date columns only, not %s", c.Type)
 	}
 	numeric := c.Type == TypeInt || c.Type == TypeDecimal
 

@@ -50,6 +50,10 @@ type Template struct {
 	Metrics []Metric `json:"metrics"`
 	// Controls are the output controls of every release.
 	Controls Controls `json:"controls"`
+	// Attribution, when set, makes the template an attribution-and-lift
+	// job instead of a query (see Attribution); it then has no parameters,
+	// where, group_by or metrics of its own.
+	Attribution *Attribution `json:"attribution,omitempty"`
 }
 
 // Parameter is a typed value an analyst supplies when running a template.
@@ -351,6 +355,12 @@ func (t *Template) Validate() error {
 	}
 	if err := t.validateJoin(); err != nil {
 		return err
+	}
+	if t.Attribution != nil {
+		if err := t.validateAttribution(); err != nil {
+			return err
+		}
+		return t.Controls.validate()
 	}
 	if err := t.validateParameters(); err != nil {
 		return err
@@ -815,6 +825,9 @@ func CheckTemplate(t *Template, schemas map[string]*Schema, owners map[string]st
 		}
 	}
 	c := &checker{t: t, schemas: schemas}
+	if t.Attribution != nil {
+		return c.checkAttribution()
+	}
 	for i, f := range t.Where {
 		if err := c.checkFilter(f); err != nil {
 			return prefixErr(err, "where[%d]: ", i)

@@ -61,6 +61,9 @@ type DemoConfig struct {
 	NoServe bool
 	// Subscribers and Customers size the synthetic data.
 	Subscribers, Customers int
+	// Synth, when set, is the synthetic data's whole configuration (tests
+	// plant stronger effects); Subscribers and Customers are then unused.
+	Synth *synth.Config
 }
 
 // demoSession is what the demo set up, printed at the end.
@@ -73,6 +76,8 @@ type demoSession struct {
 	SynthDir string            `json:"synth_dir"`
 	Match    string            `json:"match_run"`
 	Query    string            `json:"query"`
+	// Queries are the library runs, by template.
+	Queries map[string]string `json:"queries,omitempty"`
 }
 
 // runDemo initialises (or reuses) a data directory, starts the server, and
@@ -323,6 +328,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	}{
 		{"premium-product-uptake", map[string]string{"product": "mortgage"}},
 		{"travel-spend-segments", map[string]string{"tier": "premium"}},
+		{"campaign-lift", nil},
 	} {
 		q, err := olivia.RunQuery(ctx, demoRoom, httpapi.RunQueryRequest{Template: run.template, Params: run.params})
 		if err != nil {
@@ -341,6 +347,10 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 			ps = append(ps, k+"="+v)
 		}
 		slices.Sort(ps)
+		if session.Queries == nil {
+			session.Queries = map[string]string{}
+		}
+		session.Queries[run.template] = q.ID
 		step("operator/olivia ran %s (%s); released to operator and bank:", run.template, strings.Join(ps, ", "))
 		if err := printQuery(out, q, &rel); err != nil {
 			return nil, err
@@ -396,6 +406,8 @@ func demoAgreement(ctx context.Context, admin *client.Client, session *demoSessi
 var demoDatasets = []struct{ party, name, file string }{
 	{"operator", "subscribers", "operator_subscribers.csv"},
 	{"bank", "customers", "bank_customers.csv"},
+	{"operator", "exposures", "ad_exposures.csv"},
+	{"bank", "conversions", "conversions.csv"},
 }
 
 func demoUserOf(party string) demoUser {
@@ -500,6 +512,9 @@ until Ctrl-C. The tokens are written to DIR/demo-session.json (mode 0600).`,
 func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string, ...any)) error {
 	sc := synth.DefaultConfig()
 	sc.Subscribers, sc.Customers = cfg.Subscribers, cfg.Customers
+	if cfg.Synth != nil {
+		sc = *cfg.Synth
+	}
 	if sc.OverlapPersons() > sc.Subscribers {
 		sc.Overlap = float64(sc.Subscribers) / float64(max(sc.Customers, 1))
 	}

@@ -385,6 +385,18 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 			fmt.Fprintf(w, "total %s over shown groups: %s\n", m.Name, num(*m.Total))
 		}
 	}
+	if len(r.Lift) > 0 {
+		fmt.Fprintln(w)
+		tw := newTable(w, "CAMPAIGN", "EXPOSED RATE", "HOLDOUT RATE", "LIFT (±95 %)", "RELATIVE")
+		for _, l := range r.Lift {
+			fmt.Fprintf(tw, "%s\t%.2f %%\t%.2f %%\t%+.2f ± %.2f pp\t%+.0f %%\n", l.Campaign, 100*l.ExposedRate, 100*l.HoldoutRate,
+				100*l.Lift, 100*l.Interval95, 100*l.Relative)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "lift: exposed minus holdout conversion rate; the interval includes sampling and the DP noise")
+	}
 	fmt.Fprintf(w, "privacy cost: ρ %g, selection ε %g, δ %g\n", r.Loss.Rho, r.Loss.Epsilon, r.Loss.Delta)
 	return nil
 }

@@ -84,8 +84,10 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	if q.plan, err = engine.Compile(t, bound, schemas); err != nil {
-		return nil, err
+	if t.Attribution == nil {
+		if q.plan, err = engine.Compile(t, bound, schemas); err != nil {
+			return nil, err
+		}
 	}
 	assignment, err := s.ReadAssignment(ctx, room)
 	if err != nil {
@@ -108,8 +110,12 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 		q.datasets = append(q.datasets, RunDataset{Dataset: d, Party: owners[d], Version: ad.Version})
 		size = max(size, int64(len(ad.Rows)))
 	}
-	for _, m := range q.plan.Metrics {
-		q.metrics = append(q.metrics, release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale})
+	if t.Attribution != nil {
+		q.metrics = attributionMetrics(t.Attribution)
+	} else {
+		for _, m := range q.plan.Metrics {
+			q.metrics = append(q.metrics, release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale})
+		}
 	}
 	limit, err := dp.DeltaLimit(size)
 	if err != nil {
@@ -176,14 +182,21 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		return nil, err
 	}
 	out.OptOuts = applied
-	res, err := s.execute(ctx, room, q.plan, reads, q.datasets)
+	var groups []release.Group
+	if t.Attribution != nil {
+		groups, err = s.attribute(ctx, room, t, reads)
+	} else {
+		var res *engine.Result
+		if res, err = s.execute(ctx, room, q.plan, reads, q.datasets); err == nil {
+			groups = allGroups(q.plan, res)
+		}
+	}
 	if err != nil {
 		if serr := settle(false); serr != nil {
 			s.log.Error("release budget reservation", "query", id, "err", serr)
 		}
 		return nil, err
 	}
-	groups := allGroups(q.plan, res)
 	err = dp.PadTo(ctx, time.Now().Add(releasePadding), func() (err error) {
 		out.Release, err = release.Apply(q.controls, q.metrics, groups)
 		return err
@@ -194,6 +207,11 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.Attribution != nil {
+		out.Groups = []string{"campaign", "arm"}
+		out.Release.Lift = release.LiftOf(out.Release)
+		return out, nil
 	}
 	for _, k := range q.plan.Keys {
 		out.Groups = append(out.Groups, k.Column.Name)
@@ -221,7 +239,13 @@ func (s *Server) ExplainQuery(ctx context.Context, room, name string, version in
 	if err != nil {
 		return nil, err
 	}
-	return &Explain{Template: name, Version: q.version, Plan: q.plan.String(), Datasets: q.datasets, Preview: p}, nil
+	plan := ""
+	if q.template.Attribution != nil {
+		plan = describeAttribution(&q.template)
+	} else {
+		plan = q.plan.String()
+	}
+	return &Explain{Template: name, Version: q.version, Plan: plan, Datasets: q.datasets, Preview: p}, nil
 }
 
 // ensureBudget returns a dataset's budget under the room's data-use

@@ -106,6 +106,8 @@ type Release struct {
 	// MinGroupSize is k: no shown cell has fewer people.
 	MinGroupSize int64   `json:"min_group_size"`
 	Loss         dp.Loss `json:"loss"`
+	// Lift is set for attribution releases (LiftOf).
+	Lift []Lift `json:"lift,omitempty"`
 }
 
 // Plan returns the loss a release with these controls and metrics will

@@ -416,11 +416,19 @@ func (a *attrCheck) parse(v string) (val Value, reason, hint string) {
 		val.Int, val.Float = n, f
 	case cleanroom.TypeDate:
 		t, err := time.Parse(time.DateOnly, v)
+		if err != nil && c.TruncateToDate && len(v) > 10 && v[10] == 'T' {
+			// An RFC 3339 timestamp (an event log's), in a column whose
+			// owner declared it: its UTC date.
+			if ts, terr := time.Parse(time.RFC3339, v); terr == nil {
+				y, m, d := ts.UTC().Date()
+				t, err = time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+			}
+		}
 		if err != nil {
 			if len(v) == 10 && v[4] == '-' && v[7] == '-' && isDigits(v[:4]+v[5:7]+v[8:]) {
 				return val, fmt.Sprintf("value %s is not a valid date", quoteValue(v)), ""
 			}
-			return val, fmt.Sprintf("value %s is not a date", quoteValue(v)), "write dates as YYYY-MM-DD, e.g. 2024-03-31"
+			return val, fmt.Sprintf("value %s is not a date", quoteValue(v)), "write dates as YYYY-MM-DD, e.g. 2024-03-31 (a column declared with truncate_to_date also takes RFC 3339 timestamps)"
 		}
 		val.Int = t.Unix() / 86400
 		return val, "", ""

@@ -18,7 +18,9 @@ const MaxBytes = 64 << 10
 
 // The fields of each YAML mapping, in the order the hints list them.
 var (
-	templateFields  = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls"}
+	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution"}
+	attributionFields = []string{"campaign", "exposed_at", "holdout", "product", "converted_at", "population", "campaigns",
+		"lookback_days", "max_conversions_per_person"}
 	parameterFields = []string{"type", "values", "min", "max"}
 	dimensionFields = []string{"buckets", "categories"}
 	metricFields    = []string{"sum", "avg", "clamp"}
@@ -278,6 +280,8 @@ func (p *parser) template(doc *yaml.Node) (*cleanroom.Template, error) {
 			t.Metrics, err = p.metrics(v)
 		case "controls":
 			err = p.controls(v, &t.Controls)
+		case "attribution":
+			t.Attribution, err = p.attribution(v)
 		}
 		if err != nil {
 			return nil, err
@@ -553,6 +557,76 @@ func (p *parser) controls(n *yaml.Node, c *cleanroom.Controls) error {
 		}
 	}
 	return nil
+}
+
+func (p *parser) attribution(n *yaml.Node) (*cleanroom.Attribution, error) {
+	fs, err := p.fields(n, "attribution", "a mapping with "+strings.Join(attributionFields, ", "), attributionFields)
+	if err != nil {
+		return nil, err
+	}
+	a := &cleanroom.Attribution{}
+	for _, f := range fs {
+		k, v := f[0].Value, f[1]
+		path := "attribution." + k
+		p.mark(f[0], path)
+		var x int64
+		switch k {
+		case "campaign":
+			a.Campaign, err = p.str(v, path)
+		case "exposed_at":
+			a.ExposedAt, err = p.str(v, path)
+		case "holdout":
+			a.Holdout, err = p.str(v, path)
+		case "product":
+			a.Product, err = p.str(v, path)
+		case "converted_at":
+			a.ConvertedAt, err = p.str(v, path)
+		case "population":
+			a.Population, err = p.str(v, path)
+		case "lookback_days":
+			x, err = p.integer(v, path)
+			a.LookbackDays = int(max(min(x, 1<<20), -1))
+		case "max_conversions_per_person":
+			x, err = p.integer(v, path)
+			a.MaxConversionsPerPerson = int(max(min(x, 1<<20), -1))
+		case "campaigns":
+			var cs [][2]*yaml.Node
+			if cs, err = p.fields(v, path, "a mapping of each campaign to the product it promotes", nil); err != nil {
+				return nil, err
+			}
+			a.Campaigns = map[string]cleanroom.AttributionCampaign{}
+			for _, c := range cs {
+				cpath := path + "." + c[0].Value
+				p.mark(c[0], cpath)
+				fields, err := p.fields(c[1], cpath, "a mapping with product and, for a flight, from and to", []string{"product", "from", "to"})
+				if err != nil {
+					return nil, err
+				}
+				var camp cleanroom.AttributionCampaign
+				for _, f := range fields {
+					fp := cpath + "." + f[0].Value
+					p.mark(f[0], fp)
+					var v string
+					if v, err = p.str(f[1], fp); err != nil {
+						return nil, err
+					}
+					switch f[0].Value {
+					case "product":
+						camp.Product = v
+					case "from":
+						camp.From = v
+					case "to":
+						camp.To = v
+					}
+				}
+				a.Campaigns[c[0].Value] = camp
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 func join(path, field string) string {
