@@ -54,6 +54,9 @@ type Template struct {
 	// job instead of a query (see Attribution); it then has no parameters,
 	// where, group_by or metrics of its own.
 	Attribution *Attribution `json:"attribution,omitempty"`
+	// Model, when set, makes the template an in-room model job (see
+	// ModelJob), with no parameters, where, group_by or metrics either.
+	Model *ModelJob `json:"model,omitempty"`
 }
 
 // Parameter is a typed value an analyst supplies when running a template.
@@ -355,6 +358,12 @@ func (t *Template) Validate() error {
 	}
 	if err := t.validateJoin(); err != nil {
 		return err
+	}
+	if t.Model != nil {
+		if err := t.validateModel(); err != nil {
+			return err
+		}
+		return t.Controls.validate()
 	}
 	if t.Attribution != nil {
 		if err := t.validateAttribution(); err != nil {
@@ -825,6 +834,9 @@ func CheckTemplate(t *Template, schemas map[string]*Schema, owners map[string]st
 		}
 	}
 	c := &checker{t: t, schemas: schemas}
+	if t.Model != nil {
+		return c.checkModel()
+	}
 	if t.Attribution != nil {
 		return c.checkAttribution()
 	}

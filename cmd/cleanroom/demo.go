@@ -287,8 +287,13 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		for _, s := range p.Steps {
 			steps += fmt.Sprintf(" %s +%d", s.Class, s.Added)
 		}
-		step("match report for operator: %s × %s matched %s people (waterfall:%s), match rate of subscribers %.1f %%",
-			p.Datasets[0], p.Datasets[1], matched, steps, 100*p.MatchRate["subscribers"])
+		rate := ""
+		for _, d := range p.Datasets {
+			if r, ok := p.MatchRate[d]; ok && (d == "subscribers" || d == "exposures") {
+				rate = fmt.Sprintf(", match rate of %s %.1f %%", d, 100*r)
+			}
+		}
+		step("match report for operator: %s × %s matched %s people (waterfall:%s)%s", p.Datasets[0], p.Datasets[1], matched, steps, rate)
 	}
 
 	// Segment sizing: the operator's analyst runs an approved template, the
@@ -321,20 +326,25 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	if err := printQuery(out, q, &rel); err != nil {
 		return nil, err
 	}
-	// Segment sizing from the library, released to both parties.
+	// The library's use cases: segment sizing and attribution, released to
+	// both parties and read by the operator, and the joint credit-risk
+	// model, run and read by the bank.
 	for _, run := range []struct {
-		template string
-		params   map[string]string
+		template, user string
+		params         map[string]string
 	}{
-		{"premium-product-uptake", map[string]string{"product": "mortgage"}},
-		{"travel-spend-segments", map[string]string{"tier": "premium"}},
-		{"campaign-lift", nil},
+		{"premium-product-uptake", "operator/olivia", map[string]string{"product": "mortgage"}},
+		{"travel-spend-segments", "operator/olivia", map[string]string{"tier": "premium"}},
+		{"campaign-lift", "operator/olivia", nil},
+		{"joint-credit-risk", "bank/ben", nil},
 	} {
-		q, err := olivia.RunQuery(ctx, demoRoom, httpapi.RunQueryRequest{Template: run.template, Params: run.params})
+		party, _, _ := strings.Cut(run.user, "/")
+		c := admin.WithToken(session.Users[run.user])
+		q, err := c.RunQuery(ctx, demoRoom, httpapi.RunQueryRequest{Template: run.template, Params: run.params})
 		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", run.template, err)
 		}
-		raw, _, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", "operator", "agent"), info.ServerID, demoRoom, q.ID, "operator", q.Sealed)
+		raw, _, err := agent.OpenRelease(filepath.Join(cfg.DataDir, "parties", party, "agent"), info.ServerID, demoRoom, q.ID, party, q.Sealed)
 		if err != nil {
 			return nil, fmt.Errorf("open the released result: %w", err)
 		}
@@ -351,7 +361,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 			session.Queries = map[string]string{}
 		}
 		session.Queries[run.template] = q.ID
-		step("operator/olivia ran %s (%s); released to operator and bank:", run.template, strings.Join(ps, ", "))
+		step("%s ran %s (%s); released to %s:", run.user, run.template, strings.Join(ps, ", "), strings.Join(q.Receivers, " and "))
 		if err := printQuery(out, q, &rel); err != nil {
 			return nil, err
 		}

@@ -397,6 +397,31 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 		}
 		fmt.Fprintln(w, "lift: exposed minus holdout conversion rate; the interval includes sampling and the DP noise")
 	}
+	for _, m := range r.Models {
+		e := m.Evaluation
+		fmt.Fprintf(w, "\nmodel %s: AUC %.3f, KS %.3f, positive rate %.2f %% on %d held-out people (noisy counts, σ %.1f per cell)\n",
+			m.Name, e.AUC, e.KS, 100*e.DefaultRate, e.Total, e.CellStdDev)
+		tw := newTable(w, "SCORE", "POSITIVES", "NEGATIVES", "POSITIVE RATE")
+		for _, b := range e.Bins {
+			fmt.Fprintf(tw, "[%.2f, %.2f)\t%d\t%d\t%.2f %%\n", b.Lo, b.Hi, b.Positives, b.Negatives, 100*b.DefaultRate)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "model card: %s, ε %g, λ %g, trained %s; intercept %.3f\n", m.Card.Method, m.Card.Epsilon, m.Card.Lambda,
+			m.Card.TrainedAt.Format(time.RFC3339), m.Card.Intercept)
+		tw = newTable(w, "INPUT", "DATASET", "COEFFICIENT", "IMPORTANCE")
+		for _, in := range m.Card.Inputs {
+			coef := "(partner's: not shown)"
+			if in.Coefficient != nil {
+				coef = fmt.Sprintf("%+.3f", *in.Coefficient)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\n", in.Name, in.Dataset, coef, in.Importance)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "privacy cost: ρ %g, selection ε %g, δ %g\n", r.Loss.Rho, r.Loss.Epsilon, r.Loss.Delta)
 	return nil
 }

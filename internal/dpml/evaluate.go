@@ -181,3 +181,15 @@ func summarize(noisy []int64, rec dp.Record) *Evaluation {
 	e.KS = ks / (p * n)
 	return e
 }
+
+// Summarize computes an evaluation from released noisy counts of each
+// bin's negatives and positives (already clamped at 0, for instance cells
+// a release withheld counted as 0), whose noise rec describes. It is pure
+// post-processing, the same Evaluate does.
+func Summarize(negatives, positives []int64, rec dp.Record) *Evaluation {
+	noisy := make([]int64, 2*len(negatives))
+	for j := range negatives {
+		noisy[2*j], noisy[2*j+1] = max(negatives[j], 0), max(positives[j], 0)
+	}
+	return summarize(noisy, rec)
+}

@@ -30,6 +30,8 @@ const (
 	defaultQueryMemoryLimit = 2 << 30
 	// releasePadding is the fixed time a release's noise takes to draw.
 	releasePadding = 200 * time.Millisecond
+	// modelPadding is the fixed part of a model job's training deadline.
+	modelPadding = 3 * time.Second
 )
 
 // QueryOutcome is a query run's release and what it read.
@@ -54,6 +56,9 @@ type queryPlan struct {
 	controls release.Controls
 	datasets []RunDataset
 	reads    map[string]match.AssignedDataset
+	schemas  map[string]*cleanroom.Schema
+	// extra is what a model job's training spends beyond the release.
+	extra dp.Loss
 }
 
 // planQuery binds and compiles an approved template against the newest
@@ -84,10 +89,14 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	if t.Attribution == nil {
+	q.schemas = schemas
+	if t.Attribution == nil && t.Model == nil {
 		if q.plan, err = engine.Compile(t, bound, schemas); err != nil {
 			return nil, err
 		}
+	}
+	if t.Model != nil {
+		q.extra = dp.Loss{Rho: t.Model.TrainingLoss()}
 	}
 	assignment, err := s.ReadAssignment(ctx, room)
 	if err != nil {
@@ -110,9 +119,12 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 		q.datasets = append(q.datasets, RunDataset{Dataset: d, Party: owners[d], Version: ad.Version})
 		size = max(size, int64(len(ad.Rows)))
 	}
-	if t.Attribution != nil {
+	switch {
+	case t.Model != nil:
+		q.metrics = modelMetrics
+	case t.Attribution != nil:
 		q.metrics = attributionMetrics(t.Attribution)
-	} else {
+	default:
 		for _, m := range q.plan.Metrics {
 			q.metrics = append(q.metrics, release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale})
 		}
@@ -155,6 +167,9 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		if err != nil {
 			return err
 		}
+		if loss, err = loss.Plus(q.extra); err != nil {
+			return err
+		}
 		receiver := "members"
 		if len(t.Controls.Receivers) > 0 {
 			receiver = t.Controls.Receivers[0]
@@ -183,9 +198,31 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	}
 	out.OptOuts = applied
 	var groups []release.Group
-	if t.Attribution != nil {
+	var models []*trainedModel
+	switch {
+	case t.Model != nil:
+		// Training's running time depends on its noise: pad it to a
+		// deadline set from the job's size alone.
+		rows := 0
+		for _, d := range q.datasets {
+			rows = max(rows, len(reads[d.Dataset].Rows))
+		}
+		deadline := time.Now().Add(modelPadding + time.Duration(rows*(len(t.Model.Features)+1))*2*time.Microsecond)
+		err = dp.PadTo(ctx, deadline, func() (err error) {
+			groups, models, err = s.trainModels(ctx, room, t, reads, q.schemas)
+			return err
+		})
+		if err != nil && cleanroom.ErrorCode(err) != cleanroom.EInvalid {
+			// Noise was drawn: the budget is spent though nothing is
+			// released.
+			if serr := settle(true); serr != nil {
+				s.log.Error("commit budget reservation", "query", id, "err", serr)
+			}
+			return nil, err
+		}
+	case t.Attribution != nil:
 		groups, err = s.attribute(ctx, room, t, reads)
-	} else {
+	default:
 		var res *engine.Result
 		if res, err = s.execute(ctx, room, q.plan, reads, q.datasets); err == nil {
 			groups = allGroups(q.plan, res)
@@ -208,7 +245,15 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	if err != nil {
 		return nil, err
 	}
-	if t.Attribution != nil {
+	switch {
+	case t.Model != nil:
+		out.Groups = []string{"model", "score", "label"}
+		out.Release.Models = modelReports(t, out.Release, models, time.Now().UTC())
+		if out.Release.Loss, err = out.Release.Loss.Plus(q.extra); err != nil {
+			return nil, err
+		}
+		return out, nil
+	case t.Attribution != nil:
 		out.Groups = []string{"campaign", "arm"}
 		out.Release.Lift = release.LiftOf(out.Release)
 		return out, nil
@@ -240,9 +285,12 @@ func (s *Server) ExplainQuery(ctx context.Context, room, name string, version in
 		return nil, err
 	}
 	plan := ""
-	if q.template.Attribution != nil {
+	switch {
+	case q.template.Model != nil:
+		plan = describeModel(&q.template)
+	case q.template.Attribution != nil:
 		plan = describeAttribution(&q.template)
-	} else {
+	default:
 		plan = q.plan.String()
 	}
 	return &Explain{Template: name, Version: q.version, Plan: plan, Datasets: q.datasets, Preview: p}, nil

@@ -108,6 +108,8 @@ type Release struct {
 	Loss         dp.Loss `json:"loss"`
 	// Lift is set for attribution releases (LiftOf).
 	Lift []Lift `json:"lift,omitempty"`
+	// Models are set for model jobs.
+	Models []ModelReport `json:"models,omitempty"`
 }
 
 // Plan returns the loss a release with these controls and metrics will

@@ -18,7 +18,8 @@ const MaxBytes = 64 << 10
 
 // The fields of each YAML mapping, in the order the hints list them.
 var (
-	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution"}
+	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution", "model"}
+	modelFields       = []string{"label", "features", "epsilon", "lambda", "score_edges"}
 	attributionFields = []string{"campaign", "exposed_at", "holdout", "product", "converted_at", "population", "campaigns",
 		"lookback_days", "max_conversions_per_person"}
 	parameterFields = []string{"type", "values", "min", "max"}
@@ -282,6 +283,8 @@ func (p *parser) template(doc *yaml.Node) (*cleanroom.Template, error) {
 			err = p.controls(v, &t.Controls)
 		case "attribution":
 			t.Attribution, err = p.attribution(v)
+		case "model":
+			t.Model, err = p.model(v)
 		}
 		if err != nil {
 			return nil, err
@@ -557,6 +560,36 @@ func (p *parser) controls(n *yaml.Node, c *cleanroom.Controls) error {
 		}
 	}
 	return nil
+}
+
+func (p *parser) model(n *yaml.Node) (*cleanroom.ModelJob, error) {
+	fs, err := p.fields(n, "model", "a mapping with "+strings.Join(modelFields, ", "), modelFields)
+	if err != nil {
+		return nil, err
+	}
+	m := &cleanroom.ModelJob{}
+	for _, f := range fs {
+		k, v := f[0].Value, f[1]
+		path := "model." + k
+		p.mark(f[0], path)
+		switch k {
+		case "label":
+			m.Label, err = p.str(v, path)
+		case "features":
+			m.Features, err = p.texts(v, path)
+			p.markItems(v, path)
+		case "epsilon":
+			m.Epsilon, err = p.number(v, path)
+		case "lambda":
+			m.Lambda, err = p.number(v, path)
+		case "score_edges":
+			m.ScoreEdges, err = p.numbers(v, path)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func (p *parser) attribution(n *yaml.Node) (*cleanroom.Attribution, error) {
