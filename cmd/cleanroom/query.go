@@ -399,7 +399,7 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 	}
 	for _, m := range r.Models {
 		e := m.Evaluation
-		fmt.Fprintf(w, "\nmodel %s: AUC %.3f, KS %.3f, positive rate %.2f %% on %d held-out people (noisy counts, σ %.1f per cell)\n",
+		fmt.Fprintf(w, "\nmodel %s: AUC %.3f, KS %.3f, positive rate %.2f %% on %d people (noisy counts, σ %.1f per cell)\n",
 			m.Name, e.AUC, e.KS, 100*e.DefaultRate, e.Total, e.CellStdDev)
 		tw := newTable(w, "SCORE", "POSITIVES", "NEGATIVES", "POSITIVE RATE")
 		for _, b := range e.Bins {
