@@ -108,15 +108,8 @@ func (t *Template) validateModel() error {
 	if !(m.Epsilon > 0 && m.Epsilon <= MaxReleaseEpsilon) || !(m.Lambda > 0 && m.Lambda <= 10) {
 		return fail("epsilon %g and lambda %g must lie in (0, %d] and (0, 10]", m.Epsilon, m.Lambda, MaxReleaseEpsilon)
 	}
-	e := m.ScoreEdges
-	if len(e) < 3 || len(e) > 101 || e[0] != 0 || e[len(e)-1] != 1 {
-		return fail("score_edges: want 3 to 101 edges from 0 to 1").
-			WithHint("declare public edges such as [0, 0.02, 0.05, 0.1, 0.2, 1]; a low positive rate wants fine edges near 0")
-	}
-	for i := 1; i < len(e); i++ {
-		if !(e[i] > e[i-1]) {
-			return fail("score_edges: %g does not follow %g; edges strictly increase", e[i], e[i-1])
-		}
+	if err := t.validateEdges(); err != nil {
+		return err
 	}
 	if t.Controls.MaxGroupsPerPerson != 2 {
 		return Errorf(EInvalid, "controls.max_groups_per_person: %d, but a model job's held-out person is in one bin of each of its two models", t.Controls.MaxGroupsPerPerson).
@@ -160,4 +153,19 @@ func FeatureWidth(col *AttributeColumn) int {
 		return len(col.Buckets) - 1
 	}
 	return 1
+}
+
+// validateEdges checks t.Model.ScoreEdges.
+func (t *Template) validateEdges() *Error {
+	e := t.Model.ScoreEdges
+	if len(e) < 3 || len(e) > 101 || e[0] != 0 || e[len(e)-1] != 1 {
+		return Errorf(EInvalid, "model: score_edges: want 3 to 101 edges from 0 to 1").
+			WithHint("declare public edges such as [0, 0.02, 0.05, 0.1, 0.2, 1]; a low positive rate wants fine edges near 0")
+	}
+	for i := 1; i < len(e); i++ {
+		if !(e[i] > e[i-1]) {
+			return Errorf(EInvalid, "model: score_edges: %g does not follow %g; edges strictly increase", e[i], e[i-1])
+		}
+	}
+	return nil
 }

@@ -57,6 +57,9 @@ type Template struct {
 	// Model, when set, makes the template an in-room model job (see
 	// ModelJob), with no parameters, where, group_by or metrics either.
 	Model *ModelJob `json:"model,omitempty"`
+	// Lookalike, when set, makes the template a look-alike audience job
+	// (see LookalikeJob).
+	Lookalike *LookalikeJob `json:"lookalike,omitempty"`
 }
 
 // Parameter is a typed value an analyst supplies when running a template.
@@ -358,6 +361,12 @@ func (t *Template) Validate() error {
 	}
 	if err := t.validateJoin(); err != nil {
 		return err
+	}
+	if t.Lookalike != nil {
+		if err := t.validateLookalike(); err != nil {
+			return err
+		}
+		return t.Controls.validate()
 	}
 	if t.Model != nil {
 		if err := t.validateModel(); err != nil {
@@ -834,6 +843,9 @@ func CheckTemplate(t *Template, schemas map[string]*Schema, owners map[string]st
 		}
 	}
 	c := &checker{t: t, schemas: schemas}
+	if t.Lookalike != nil {
+		return c.checkLookalike(owners)
+	}
 	if t.Model != nil {
 		return c.checkModel()
 	}

@@ -397,6 +397,22 @@ func printQuery(w io.Writer, q *httpapi.QueryBody, r *release.Release) error {
 		}
 		fmt.Fprintln(w, "lift: exposed minus holdout conversion rate; the interval includes sampling and the DP noise")
 	}
+	if r.Seed != nil {
+		fmt.Fprintf(w, "\nmatched seed: about %d people (noisy, ±%.0f)\n", r.Seed.Count, r.Seed.Interval95)
+	}
+	if len(r.Reach) > 0 {
+		tw := newTable(w, "SCORE AT LEAST", "REACH (±95 %)")
+		for _, p := range r.Reach {
+			fmt.Fprintf(tw, "%g\t%s ± %s\n", p.Threshold, num(p.People), num(p.Interval95))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if sg := r.Segment; sg != nil {
+		fmt.Fprintf(w, "activation segment (declared disclosure %s): %d rows of your dataset %s version %d score at least %g; --json lists them\n",
+			sg.Disclosure, len(sg.Rows), sg.Dataset, sg.Version, sg.Threshold)
+	}
 	for _, m := range r.Models {
 		e := m.Evaluation
 		fmt.Fprintf(w, "\nmodel %s: AUC %.3f, KS %.3f, positive rate %.2f %% on %d people (noisy counts, σ %.1f per cell)\n",

@@ -211,14 +211,24 @@ func (s *Server) prepareQuery(c *call) error {
 		if _, done := w.sealed[party]; done {
 			continue
 		}
+		body := raw
+		if out.Segment != nil && party == out.SegmentTo {
+			// A declared disclosure goes into its party's copy only.
+			withSegment := *out.Release
+			withSegment.Segment = out.Segment
+			if body, err = json.Marshal(&withSegment); err != nil {
+				return err
+			}
+			c.detail["disclosure"] = out.Segment.Disclosure + " to " + party
+		}
 		var key []byte
-		if w.sealed[party], key, err = keyfile.SealToExporting(w.keys[party], cleanroom.ReleaseInfo(s.serverID, room, out.ID, party), raw,
+		if w.sealed[party], key, err = keyfile.SealToExporting(w.keys[party], cleanroom.ReleaseInfo(s.serverID, room, out.ID, party), body,
 			[]byte(cleanroom.ResultDigestContext), 32); err != nil {
 			return err
 		}
 		// The log shows the result only as a digest under the key the
 		// party's agent will export; the room keeps no copy of the key.
-		c.detail["digest."+party] = cleanroom.ResultDigest(key, raw)
+		c.detail["digest."+party] = cleanroom.ResultDigest(key, body)
 		clear(key)
 	}
 	return nil

@@ -45,6 +45,9 @@ type QueryOutcome struct {
 	Release  *release.Release  `json:"release"`
 	// OptOuts names the opt-out lists applied, per party ("" for none).
 	OptOuts string `json:"opt_outs,omitempty"`
+	// Segment is a look-alike segment for SegmentTo's copy only.
+	Segment   *release.Segment `json:"-"`
+	SegmentTo string           `json:"-"`
 }
 
 // queryPlan is a run planned before anything is read or spent.
@@ -90,13 +93,16 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 		return nil, asInvalid(err)
 	}
 	q.schemas = schemas
-	if t.Attribution == nil && t.Model == nil {
+	if t.Attribution == nil && t.Model == nil && t.Lookalike == nil {
 		if q.plan, err = engine.Compile(t, bound, schemas); err != nil {
 			return nil, err
 		}
 	}
 	if t.Model != nil {
 		q.extra = dp.Loss{Rho: t.Model.TrainingLoss()}
+	}
+	if t.Lookalike != nil {
+		q.extra = dp.Loss{Rho: t.Lookalike.TrainingLoss()}
 	}
 	assignment, err := s.ReadAssignment(ctx, room)
 	if err != nil {
@@ -120,6 +126,8 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 		size = max(size, int64(len(ad.Rows)))
 	}
 	switch {
+	case t.Lookalike != nil:
+		q.metrics = lookalikeMetrics
 	case t.Model != nil:
 		q.metrics = modelMetrics
 	case t.Attribution != nil:
@@ -151,6 +159,19 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		return nil, err
 	}
 	t := &q.template
+	if t.Lookalike != nil && t.Lookalike.Segment != nil {
+		// The segment is a declared disclosure: refused unless the
+		// agreement in force names it.
+		if err := s.db.View(ctx, func(tx *sqlite.Tx) error {
+			d, err := requireDUA(tx, room)
+			if err != nil {
+				return err
+			}
+			return t.Lookalike.RequireDisclosure(d)
+		}); err != nil {
+			return nil, err
+		}
+	}
 	id, _ := cleanroom.NewTokenSecret()
 	out := &QueryOutcome{ID: id, Template: name, Version: q.version, Params: params, Datasets: q.datasets}
 	// Reserve the budget before anything runs; a run that would overspend
@@ -199,7 +220,23 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	out.OptOuts = applied
 	var groups []release.Group
 	var models []*trainedModel
+	var look *lookalikeRun
 	switch {
+	case t.Lookalike != nil:
+		rows := len(reads[t.Lookalike.Population].Rows)
+		deadline := time.Now().Add(modelPadding + time.Duration(rows*(len(t.Lookalike.Features)+1))*2*time.Microsecond)
+		err = dp.PadTo(ctx, deadline, func() (err error) {
+			groups, look, err = s.lookalike(ctx, room, t, reads, q.schemas)
+			return err
+		})
+		if err != nil && cleanroom.ErrorCode(err) != cleanroom.EInvalid {
+			// The seed count's or the model's noise was drawn: the
+			// budget is spent though nothing else is released.
+			if serr := settle(true); serr != nil {
+				s.log.Error("commit budget reservation", "query", id, "err", serr)
+			}
+			return nil, err
+		}
 	case t.Model != nil:
 		// Training's running time depends on its noise: pad it to a
 		// deadline set from the job's size alone.
@@ -246,6 +283,16 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		return nil, err
 	}
 	switch {
+	case t.Lookalike != nil:
+		out.Groups = []string{"score"}
+		out.Release.Seed = &look.seed
+		out.Release.Reach = reachCurve(t.Lookalike, out.Release)
+		out.Release.Models = []release.ModelReport{lookalikeReport(t, out.Release, look.model, time.Now().UTC())}
+		out.Segment, out.SegmentTo = look.segment, look.segmentTo
+		if out.Release.Loss, err = out.Release.Loss.Plus(q.extra); err != nil {
+			return nil, err
+		}
+		return out, nil
 	case t.Model != nil:
 		out.Groups = []string{"model", "score", "label"}
 		out.Release.Models = modelReports(t, out.Release, models, time.Now().UTC())
@@ -286,6 +333,8 @@ func (s *Server) ExplainQuery(ctx context.Context, room, name string, version in
 	}
 	plan := ""
 	switch {
+	case q.template.Lookalike != nil:
+		plan = describeLookalike(&q.template)
 	case q.template.Model != nil:
 		plan = describeModel(&q.template)
 	case q.template.Attribution != nil:

@@ -42,3 +42,27 @@ type ModelInput struct {
 	Coefficient *float64 `json:"coefficient,omitempty"`
 	Importance  float64  `json:"importance"`
 }
+
+// NoisyCount is a count released with noise.
+type NoisyCount struct {
+	Count      int64   `json:"count"`
+	Interval95 float64 `json:"interval_95"`
+}
+
+// ReachPoint is one point of a look-alike reach curve: how many people
+// score at or above Threshold, summed from the released bins.
+type ReachPoint struct {
+	Threshold  float64 `json:"threshold"`
+	People     float64 `json:"people"`
+	Interval95 float64 `json:"interval_95"`
+}
+
+// Segment is a look-alike activation segment: a declared disclosure to the
+// population's owner only, as row numbers (from 1) of its own upload.
+type Segment struct {
+	Disclosure string  `json:"disclosure"`
+	Dataset    string  `json:"dataset"`
+	Version    int     `json:"version"`
+	Threshold  float64 `json:"threshold"`
+	Rows       []int   `json:"rows"`
+}

@@ -110,6 +110,11 @@ type Release struct {
 	Lift []Lift `json:"lift,omitempty"`
 	// Models are set for model jobs.
 	Models []ModelReport `json:"models,omitempty"`
+	// Seed and Reach are set for look-alike jobs; Segment only in the copy
+	// of the party a declared disclosure names.
+	Seed    *NoisyCount  `json:"seed,omitempty"`
+	Reach   []ReachPoint `json:"reach,omitempty"`
+	Segment *Segment     `json:"segment,omitempty"`
 }
 
 // Plan returns the loss a release with these controls and metrics will

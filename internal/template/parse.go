@@ -18,7 +18,9 @@ const MaxBytes = 64 << 10
 
 // The fields of each YAML mapping, in the order the hints list them.
 var (
-	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution", "model"}
+	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution", "model", "lookalike"}
+	lookalikeFields   = []string{"seed", "seed_where", "population", "features", "min_seed", "seed_rho", "epsilon", "lambda", "score_edges", "segment"}
+	segmentFields     = []string{"disclosure", "to", "threshold"}
 	modelFields       = []string{"label", "features", "epsilon", "lambda", "score_edges"}
 	attributionFields = []string{"campaign", "exposed_at", "holdout", "product", "converted_at", "population", "campaigns",
 		"lookback_days", "max_conversions_per_person"}
@@ -285,6 +287,8 @@ func (p *parser) template(doc *yaml.Node) (*cleanroom.Template, error) {
 			t.Attribution, err = p.attribution(v)
 		case "model":
 			t.Model, err = p.model(v)
+		case "lookalike":
+			t.Lookalike, err = p.lookalike(v)
 		}
 		if err != nil {
 			return nil, err
@@ -560,6 +564,74 @@ func (p *parser) controls(n *yaml.Node, c *cleanroom.Controls) error {
 		}
 	}
 	return nil
+}
+
+func (p *parser) lookalike(n *yaml.Node) (*cleanroom.LookalikeJob, error) {
+	fs, err := p.fields(n, "lookalike", "a mapping with "+strings.Join(lookalikeFields, ", "), lookalikeFields)
+	if err != nil {
+		return nil, err
+	}
+	l := &cleanroom.LookalikeJob{}
+	for _, f := range fs {
+		k, v := f[0].Value, f[1]
+		path := "lookalike." + k
+		p.mark(f[0], path)
+		switch k {
+		case "seed":
+			l.Seed, err = p.str(v, path)
+		case "population":
+			l.Population, err = p.str(v, path)
+		case "seed_where":
+			var conds []string
+			if conds, err = p.texts(v, path); err == nil {
+				for i, c := range conds {
+					fl, ferr := parseFilter(c)
+					if ferr != nil {
+						return nil, p.fail(v.Content[i], fmt.Sprintf("%s[%d]", path, i), "%s", ferr.Error())
+					}
+					l.SeedWhere = append(l.SeedWhere, fl)
+				}
+			}
+		case "features":
+			l.Features, err = p.texts(v, path)
+			p.markItems(v, path)
+		case "min_seed":
+			l.MinSeed, err = p.integer(v, path)
+		case "seed_rho":
+			l.SeedRho, err = p.number(v, path)
+		case "epsilon":
+			l.Epsilon, err = p.number(v, path)
+		case "lambda":
+			l.Lambda, err = p.number(v, path)
+		case "score_edges":
+			l.ScoreEdges, err = p.numbers(v, path)
+		case "segment":
+			var sf [][2]*yaml.Node
+			if sf, err = p.fields(v, path, "a mapping with "+strings.Join(segmentFields, ", "), segmentFields); err != nil {
+				return nil, err
+			}
+			l.Segment = &cleanroom.LookalikeSegment{}
+			for _, g := range sf {
+				gp := path + "." + g[0].Value
+				p.mark(g[0], gp)
+				switch g[0].Value {
+				case "disclosure":
+					l.Segment.Disclosure, err = p.str(g[1], gp)
+				case "to":
+					l.Segment.To, err = p.str(g[1], gp)
+				case "threshold":
+					l.Segment.Threshold, err = p.number(g[1], gp)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 func (p *parser) model(n *yaml.Node) (*cleanroom.ModelJob, error) {

@@ -178,7 +178,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "template is empty"},
 		{"comment only", "# nothing\n", "template is empty"},
 		{"not YAML", "name: [a\n", "template is not valid YAML: line 1: did not find expected ',' or ']'"},
-		{"not a mapping", "- a\n- b\n", `line 1: want a mapping with name, version, question, join, parameters, where, group_by, metrics, controls, attribution, model, got a list`},
+		{"not a mapping", "- a\n- b\n", `line 1: want a mapping with name, version, question, join, parameters, where, group_by, metrics, controls, attribution, model, lookalike, got a list`},
 		{"two documents", base + "---\nname: x\n", "template holds more than one YAML document"},
 		{"unknown field", replace("where:", "wher:"), `line 6: unknown field "wher"`},
 		{"field twice", base + "name: again\n", `line 15: field "name" is given twice`},
