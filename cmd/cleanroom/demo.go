@@ -64,6 +64,8 @@ type DemoConfig struct {
 	// Synth, when set, is the synthetic data's whole configuration (tests
 	// plant stronger effects); Subscribers and Customers are then unused.
 	Synth *synth.Config
+	// Summary, when set, receives the run's summary (--once --json).
+	Summary io.Writer
 }
 
 // demoSession is what the demo set up, printed at the end.
@@ -78,6 +80,9 @@ type demoSession struct {
 	Query    string            `json:"query"`
 	// Queries are the library runs, by template.
 	Queries map[string]string `json:"queries,omitempty"`
+	// releases are the library runs' results as their receivers opened
+	// them, by template, for the --json summary.
+	releases map[string]*release.Release
 }
 
 // runDemo initialises (or reuses) a data directory, starts the server, and
@@ -137,6 +142,19 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		stop()
 		<-done
 		return err
+	}
+	if cfg.Summary != nil {
+		sum, err := demoSummaryOf(ctx, cfg, admin, session)
+		if err != nil {
+			stop()
+			<-done
+			return err
+		}
+		if err := printJSON(cfg.Summary, sum); err != nil {
+			stop()
+			<-done
+			return err
+		}
 	}
 	if cfg.NoServe {
 		fmt.Fprintf(out, "\nCleanroom demo is set up; not serving (--no-serve).\n")
@@ -369,6 +387,10 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 			session.Queries = map[string]string{}
 		}
 		session.Queries[run.template] = q.ID
+		if session.releases == nil {
+			session.releases = map[string]*release.Release{}
+		}
+		session.releases[run.template] = &rel
 		step("%s ran %s (%s); released to %s:", run.user, run.template, strings.Join(ps, ", "), strings.Join(q.Receivers, " and "))
 		if err := printQuery(out, q, &rel); err != nil {
 			return nil, err
@@ -498,27 +520,44 @@ func printDemoSummary(out io.Writer, s *demoSession) {
 func newDemoCmd(g *globals) *cobra.Command {
 	cfg := DemoConfig{}
 	var logLevel string
+	var once bool
 	cmd := &cobra.Command{
 		Use:   "demo [--data DIR] [--addr HOST:PORT]",
 		Short: "Set up a demo room with an operator and a bank on synthetic data, and serve it",
 		Long: `Demo initialises a data directory (or reuses it), starts the room server,
 registers an operator and a bank with keys of their own, creates a room hosted
 by a neutral processor, has each party sign its user's roles, mints their
-tokens, generates synthetic data with its true overlap, and serves the room
-until Ctrl-C. The tokens are written to DIR/demo-session.json (mode 0600).`,
+tokens, has both parties sign the room's data-use agreement, generates
+synthetic data with its true overlap and planted effects, uploads and
+matches it, runs the template library's use cases, and serves the room
+until Ctrl-C. The tokens are written to DIR/demo-session.json (mode 0600).
+With --once it exits after the scenario; with --once --json it prints a
+summary for scripts instead of the steps (which go to stderr).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(g.stderr, "text", logLevel)
 			if err != nil {
 				return err
 			}
-			return runDemo(cmd.Context(), cfg, g.stdout, logger)
+			out := g.stdout
+			if once {
+				cfg.NoServe = true
+			}
+			if g.json {
+				if !cfg.NoServe {
+					return usageError{errors.New("--json prints the summary of a run that exits: add --once")}
+				}
+				// The summary is the output; the steps go to stderr.
+				cfg.Summary, out = g.stdout, g.stderr
+			}
+			return runDemo(cmd.Context(), cfg, out, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", "demo-data", "data directory (created if missing)")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "address to serve on")
 	f.BoolVar(&cfg.NoServe, "no-serve", false, "set up the room, print the summary and exit")
+	f.BoolVar(&once, "once", false, "run the scenario and exit (with --json: print a summary for scripts)")
 	f.IntVar(&cfg.Subscribers, "subscribers", 100000, "operator subscribers to generate")
 	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn or error")

@@ -35,10 +35,23 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	sc := synth.DefaultConfig()
 	sc.Subscribers, sc.Customers = 60000, 30000
 	sc.Reach, sc.HoldoutShare, sc.BaseConversionRate, sc.Lift = 0.6, 0.3, 0.03, 0.06
-	cfg := DemoConfig{DataDir: dir, Addr: "127.0.0.1:0", NoServe: true, Synth: &sc}
+	var summary syncBuffer
+	cfg := DemoConfig{DataDir: dir, Addr: "127.0.0.1:0", NoServe: true, Synth: &sc, Summary: &summary}
 	out := &syncBuffer{}
 	if err := runDemo(context.Background(), cfg, out, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	// The summary scripts read: every use case released, the log verified.
+	var sum DemoSummary
+	if err := json.Unmarshal([]byte(summary.String()), &sum); err != nil {
+		t.Fatalf("summary %s: %v", summary.String(), err)
+	}
+	u := sum.UseCases
+	if !u.SegmentSizing.Released || !u.Attribution.Released || !u.Lookalike.Released || !u.RiskModel.Released ||
+		u.RiskModel.AUCJoint <= u.RiskModel.AUCBankOnly || u.Attribution.Lift <= 0 || u.Lookalike.ReachCurvePoints == 0 ||
+		!sum.Audit.Verified || sum.Audit.Entries == 0 || sum.Budget.RhoSpent <= 0 ||
+		sum.Match.Parties["operator"].Rows != sc.Subscribers || sum.Match.GroundTruthRecall < 0.8 || sum.Match.GroundTruthRecall > 1.05 {
+		t.Errorf("summary: %s", summary.String())
 	}
 	var session demoSession
 	raw, err := os.ReadFile(filepath.Join(dir, "demo-session.json"))
