@@ -172,7 +172,8 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 	if len(rec.data.Bytes()) < 10000 {
 		t.Fatalf("recorded only %d bytes: the recording does not see the uploads", rec.data.Len())
 	}
-	needles := identifierForms(t, filepath.Join(data, "operator_subscribers.csv"), filepath.Join(data, "bank_customers.csv"))
+	needles := identifierForms(t, filepath.Join(data, "operator_subscribers.csv"), filepath.Join(data, "bank_customers.csv"),
+		filepath.Join(data, "ad_exposures.csv"), filepath.Join(data, "conversions.csv"))
 	if len(needles) < 1000 {
 		t.Fatalf("only %d identifier forms to look for", len(needles))
 	}
