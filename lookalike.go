@@ -129,18 +129,8 @@ func (c *checker) checkLookalike(owners map[string]string) error {
 			return prefixErr(err, "lookalike: seed_where[%d]: ", i)
 		}
 	}
-	for i, f := range l.Features {
-		col, err := c.column(f)
-		if err != nil {
-			return prefixErr(err, "lookalike: features[%d]: ", i)
-		}
-		switch {
-		case col.Policy == PolicyMetric:
-		case col.Policy == PolicyDimension && (len(col.Categories) > 0 || len(col.Buckets) > 0):
-		case col.Type == TypeBool:
-		default:
-			return Errorf(EInvalid, "lookalike: features[%d]: column %q is a %s %s; features are metrics, dimensions or bools", i, f, col.Type, col.Policy)
-		}
+	if err := c.checkFeatures("lookalike", l.Features); err != nil {
+		return err
 	}
 	if s := l.Segment; s != nil && !slices.Contains(c.t.Controls.Receivers, s.To) {
 		return Errorf(EInvalid, "lookalike: segment: party %q receives it, so it must be one of the receivers", s.To)

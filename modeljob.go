@@ -128,17 +128,23 @@ func (c *checker) checkModel() error {
 	if col.Type != TypeBool || col.Policy == PolicyMetric {
 		return Errorf(EInvalid, "model: label: column %q must be a bool filter or dimension", m.Label)
 	}
-	for i, f := range m.Features {
+	return c.checkFeatures("model", m.Features)
+}
+
+// checkFeatures checks a model's feature columns: metrics (scaled by
+// their clamp), dimensions with a declared domain, or bools.
+func (c *checker) checkFeatures(what string, features []string) error {
+	for i, f := range features {
 		col, err := c.column(f)
 		if err != nil {
-			return prefixErr(err, "model: features[%d]: ", i)
+			return prefixErr(err, "%s: features[%d]: ", what, i)
 		}
 		switch {
 		case col.Policy == PolicyMetric:
 		case col.Policy == PolicyDimension && (len(col.Categories) > 0 || len(col.Buckets) > 0):
 		case col.Type == TypeBool:
 		default:
-			return Errorf(EInvalid, "model: features[%d]: column %q is a %s %s; features are metrics, dimensions or bools", i, f, col.Type, col.Policy)
+			return Errorf(EInvalid, "%s: features[%d]: column %q is a %s %s; features are metrics, dimensions or bools", what, i, f, col.Type, col.Policy)
 		}
 	}
 	return nil

@@ -178,16 +178,9 @@ func (s *Server) lookalike(ctx context.Context, room string, t *cleanroom.Templa
 	}
 
 	cfg := dpml.Config{Epsilon: l.Epsilon, Lambda: l.Lambda, InterceptFeature: modelIntercept}
-	scale := cfg.MaxFeatureNorm() / math.Sqrt(float64(len(encoders)))
+	scale := inputScale(cfg, encoders)
 	features := func(p int32) []float64 {
-		var x []float64
-		for i, e := range encoders {
-			x = e.encode(x, values[p][i])
-		}
-		for i := range x {
-			x[i] *= scale
-		}
-		return dpml.Clip(x, cfg.MaxFeatureNorm())
+		return inputs(cfg, encoders, scale, func(i int) string { return values[p][i] })
 	}
 	data := dpml.Dataset{}
 	for _, p := range people {

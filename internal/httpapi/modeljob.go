@@ -98,6 +98,26 @@ func (e encoder) encode(x []float64, v string) []float64 {
 	return append(x, out...)
 }
 
+// inputScale is the factor every input is scaled by: each feature
+// column's inputs have norm at most 1, so max norm / √columns puts every
+// person in the ball objective perturbation needs.
+func inputScale(cfg dpml.Config, encoders []encoder) float64 {
+	return cfg.MaxFeatureNorm() / math.Sqrt(float64(len(encoders)))
+}
+
+// inputs encodes one person's features, value(i) being the payload value
+// of encoders[i]'s column, scaled and clipped to the training ball.
+func inputs(cfg dpml.Config, encoders []encoder, scale float64, value func(i int) string) []float64 {
+	var x []float64
+	for i, e := range encoders {
+		x = e.encode(x, value(i))
+	}
+	for i := range x {
+		x[i] *= scale
+	}
+	return dpml.Clip(x, cfg.MaxFeatureNorm())
+}
+
 // trainedModel is one model of a job, with what its card needs.
 type trainedModel struct {
 	name     string
@@ -194,18 +214,9 @@ func (s *Server) trainModels(ctx context.Context, room string, t *cleanroom.Temp
 			tm.encoders = append(tm.encoders, newEncoder(ref, schemas[d].Attribute(c)))
 		}
 		cfg := dpml.Config{Epsilon: m.Epsilon, Lambda: m.Lambda, InterceptFeature: modelIntercept}
-		// Each feature column's inputs have norm at most 1; scaling by
-		// max norm / √columns puts every person in the ball training needs.
-		tm.scale = cfg.MaxFeatureNorm() / math.Sqrt(float64(len(tm.encoders)))
+		tm.scale = inputScale(cfg, tm.encoders)
 		features := func(p int32) []float64 {
-			var x []float64
-			for _, e := range tm.encoders {
-				x = e.encode(x, value(e.name, p))
-			}
-			for i := range x {
-				x[i] *= tm.scale
-			}
-			return dpml.Clip(x, cfg.MaxFeatureNorm())
+			return inputs(cfg, tm.encoders, tm.scale, func(i int) string { return value(tm.encoders[i].name, p) })
 		}
 		data := dpml.Dataset{}
 		for _, p := range train {
