@@ -503,16 +503,28 @@ func printDemoSummary(out io.Writer, s *demoSession) {
 	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # bank/ben\n", s.Users["bank/ben"])
 	fmt.Fprintf(out, "  bin/cleanroom whoami\n")
 	fmt.Fprintf(out, "  bin/cleanroom room show %s\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom dua show --room %s\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom room audit %s\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom match report %s --room %s\n", s.Match, s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom audit checkpoint --room %s --state bank-audit\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom audit export --room %s --out audit.json && bin/cleanroom audit verify audit.json --state bank-audit\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom audit export --room %s --bundle regulator.tar.gz --state bank-audit && bin/cleanroom audit verify regulator.tar.gz\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom incident list --room %s\n", s.Room)
+	bankAgent := filepath.Join(filepath.Dir(s.SynthDir), "parties", "bank", "agent")
+	for _, t := range []string{"joint-credit-risk", "mortgage-lookalike"} {
+		if id := s.Queries[t]; id != "" {
+			fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s   # %s\n", id, s.Room, bankAgent, t)
+		}
+	}
 	fmt.Fprintf(out, "\nAs the operator's analyst (receiver of the query results):\n\n")
 	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # operator/olivia\n", s.Users["operator/olivia"])
 	fmt.Fprintf(out, "  bin/cleanroom template list --room %s\n", s.Room)
+	fmt.Fprintf(out, "  bin/cleanroom template library\n")
 	agentState := filepath.Join(filepath.Dir(s.SynthDir), "parties", "operator", "agent")
 	fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s\n", s.Query, s.Room, agentState)
+	if id := s.Queries["campaign-lift"]; id != "" {
+		fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s   # campaign-lift\n", id, s.Room, agentState)
+	}
 	fmt.Fprintf(out, "  bin/cleanroom query explain spend-by-tier --room %s\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom query run spend-by-tier --room %s --agent-state %s\n", s.Room, agentState)
 }
