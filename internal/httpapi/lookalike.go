@@ -92,6 +92,8 @@ type lookalikeRun struct {
 	segment   *release.Segment
 	segmentTo string
 	model     *trainedModel
+	// refused says the seed test refused the run: only its ρ is spent.
+	refused bool
 }
 
 // lookalike runs a look-alike job: the noisy seed-size test, the DP model,
@@ -173,6 +175,7 @@ func (s *Server) lookalike(ctx context.Context, room string, t *cleanroom.Templa
 	}
 	run := &lookalikeRun{seed: release.NoisyCount{Count: noisy, Interval95: c.Record().Interval95}}
 	if noisy < l.MinSeed {
+		run.refused = true
 		return nil, run, cleanroom.Errorf(cleanroom.EForbidden, "the matched seed holds about %d people (noisy, ±%.0f), fewer than the template's minimum of %d",
 			max(noisy, 0), run.seed.Interval95, l.MinSeed).WithHint("bring a larger seed list; this test was charged to the budget")
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -127,7 +128,8 @@ func TestLookalikeSeedMinimum(t *testing.T) {
 	if status != 403 || !strings.Contains(string(resp), "fewer than the template's minimum of 5000") {
 		t.Fatalf("small seed = %d %s, want 403", status, resp)
 	}
-	if after := f.rhoUsed("bank-customers"); after <= before {
-		t.Errorf("the refused run spent nothing (ρ %g → %g); its noisy seed count must be charged", before, after)
+	// Exactly the seed count's ρ is charged, not the whole reservation.
+	if after := f.rhoUsed("bank-customers"); math.Abs(after-before-0.1) > 1e-9 {
+		t.Errorf("the refused run spent ρ %g → %g; want exactly the seed test's 0.1", before, after)
 	}
 }

@@ -176,8 +176,13 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	out := &QueryOutcome{ID: id, Template: name, Version: q.version, Params: params, Datasets: q.datasets}
 	// Reserve the budget before anything runs; a run that would overspend
 	// is refused here.
+	var dr []sqlite.DatasetRead
+	receiver := "members"
+	if len(t.Controls.Receivers) > 0 {
+		receiver = t.Controls.Receivers[0]
+	}
 	err = s.db.Update(ctx, func(tx *sqlite.Tx) error {
-		var dr []sqlite.DatasetRead
+		dr = dr[:0]
 		for _, d := range q.datasets {
 			if _, err := s.ensureBudget(tx, room, d); err != nil {
 				return err
@@ -190,10 +195,6 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		}
 		if loss, err = loss.Plus(q.extra); err != nil {
 			return err
-		}
-		receiver := "members"
-		if len(t.Controls.Receivers) > 0 {
-			receiver = t.Controls.Receivers[0]
 		}
 		return tx.ReserveBudget(sqlite.BudgetRequest{ID: "query:" + id, Receiver: receiver, Loss: loss, Reads: dr,
 			Description: "template " + name + " version " + fmt.Sprint(q.version)})
@@ -229,9 +230,28 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 			groups, look, err = s.lookalike(ctx, room, t, reads, q.schemas)
 			return err
 		})
+		if err != nil && look != nil && look.refused {
+			// Only the seed count's noise was drawn: charge exactly that,
+			// and give back the rest of the reservation, in one step.
+			serr := s.db.Update(context.WithoutCancel(ctx), func(tx *sqlite.Tx) error {
+				if err := tx.ReleaseReservation("query:" + id); err != nil {
+					return err
+				}
+				seedID := "query:" + id + ":seed"
+				if err := tx.ReserveBudget(sqlite.BudgetRequest{ID: seedID, Receiver: receiver, Loss: dp.Loss{Rho: t.Lookalike.SeedRho},
+					Reads: dr, Description: "look-alike seed test of template " + name}); err != nil {
+					return err
+				}
+				return tx.CommitReservation(seedID)
+			})
+			if serr != nil {
+				s.log.Error("charge the seed test", "query", id, "err", serr)
+			}
+			return nil, err
+		}
 		if err != nil && cleanroom.ErrorCode(err) != cleanroom.EInvalid {
-			// The seed count's or the model's noise was drawn: the
-			// budget is spent though nothing else is released.
+			// The model's noise was drawn: the budget is spent though
+			// nothing is released.
 			if serr := settle(true); serr != nil {
 				s.log.Error("commit budget reservation", "query", id, "err", serr)
 			}
