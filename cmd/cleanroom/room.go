@@ -112,6 +112,24 @@ func newRoomShowCmd(g *globals) *cobra.Command {
 					return printJSON(g.stdout, r)
 				}
 				printRoom(g, r)
+				// Members also see the agreement the room works under; the
+				// admin, who is no party to it, does not.
+				if l, err := c.ListDUAs(cmd.Context(), r.Name); err == nil {
+					fmt.Fprintln(g.stdout)
+					switch {
+					case l.Active > 0:
+						fmt.Fprintf(g.stdout, "Data-use agreement version %d is in force (`cleanroom dua show --room %s`).\n", l.Active, r.Name)
+					case len(l.Agreements) == 0:
+						fmt.Fprintf(g.stdout, "No data-use agreement: uploads, matching and queries wait for one (`cleanroom dua draft`).\n")
+					default:
+						b := l.Agreements[len(l.Agreements)-1]
+						fmt.Fprintf(g.stdout, "No data-use agreement in force: version %d is %s", b.Version, b.State)
+						if len(b.Pending) > 0 {
+							fmt.Fprintf(g.stdout, ", waiting for %s", strings.Join(b.Pending, ", "))
+						}
+						fmt.Fprintln(g.stdout, ".")
+					}
+				}
 				return nil
 			})
 		},
