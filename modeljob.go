@@ -150,16 +150,6 @@ func (c *checker) checkFeatures(what string, features []string) error {
 	return nil
 }
 
-// FeatureWidth is how many model inputs a feature column becomes.
-func FeatureWidth(col *AttributeColumn) int {
-	switch {
-	case col.Policy == PolicyDimension && len(col.Categories) > 0:
-		return len(col.Categories)
-	case col.Policy == PolicyDimension && len(col.Buckets) > 1:
-		return len(col.Buckets) - 1
-	}
-	return 1
-}
 
 // validateEdges checks t.Model.ScoreEdges.
 func (t *Template) validateEdges() *Error {
