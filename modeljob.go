@@ -150,7 +150,6 @@ func (c *checker) checkFeatures(what string, features []string) error {
 	return nil
 }
 
-
 // validateEdges checks t.Model.ScoreEdges.
 func (t *Template) validateEdges() *Error {
 	e := t.Model.ScoreEdges
