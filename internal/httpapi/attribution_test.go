@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/cleanroom-dev/cleanroom"
-	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
 
@@ -94,18 +92,7 @@ func TestAttribution(t *testing.T) {
 	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/matches", nil); status != 201 {
 		t.Fatalf("match = %d %s", status, resp)
 	}
-	if status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: liftTemplate}); status != 201 {
-		t.Fatalf("propose = %d %s", status, resp)
-	}
-	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
-		if err := tx.SetTemplateState("r1", "lift", 1, string(cleanroom.TemplateApproved)); err != nil {
-			return err
-		}
-		d := f.testDUA("r1", 2, "bank", "operator")
-		d.Templates = append(d.Templates, cleanroom.DUATemplate{Name: "lift", MinVersion: 1})
-		f.putDUA(tx, d, "bank", "operator")
-		return nil
-	})
+	f.approvedUnderDUA("lift", liftTemplate)
 	// The exact aggregates, before any noise.
 	ctx := t.Context()
 	q, err := f.srv.planQuery(ctx, "r1", "lift", 0, nil)

@@ -92,18 +92,7 @@ func TestModelJob(t *testing.T) {
 	if status, resp := f.do("provider", "POST", "/api/v1/rooms/r1/matches", nil); status != 201 {
 		t.Fatalf("match = %d %s", status, resp)
 	}
-	if status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: riskTemplate}); status != 201 {
-		t.Fatalf("propose = %d %s", status, resp)
-	}
-	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
-		if err := tx.SetTemplateState("r1", "risk", 1, string(cleanroom.TemplateApproved)); err != nil {
-			return err
-		}
-		d := f.testDUA("r1", 2, "bank", "operator")
-		d.Templates = append(d.Templates, cleanroom.DUATemplate{Name: "risk", MinVersion: 1})
-		f.putDUA(tx, d, "bank", "operator")
-		return nil
-	})
+	f.approvedUnderDUA("risk", riskTemplate)
 	if status, resp := f.do("provider", "PUT", "/api/v1/rooms/r1/agent/key", f.agentKey("bank")); status != 200 {
 		t.Fatalf("agent key = %d %s", status, resp)
 	}
@@ -140,5 +129,26 @@ func TestModelJob(t *testing.T) {
 		if len(c.Key) != 2 || len(c.Values) != 2 || c.Values[1] > c.Values[0]+3*rel.Metrics[1].Noise.StdDev+3*rel.Metrics[0].Noise.StdDev {
 			t.Errorf("cell %+v is not (model, bin) with people and positives among them", c)
 		}
+	}
+}
+
+// approvedUnderDUA proposes a template as the analyst, takes both readers'
+// approvals as given (the lifecycle is tested elsewhere), and puts r1
+// under agreement version 2, which also permits it.
+func (f *fixture) approvedUnderDUA(name, yaml string) {
+	f.t.Helper()
+	if status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml}); status != 201 {
+		f.t.Fatalf("propose %s = %d %s", name, status, resp)
+	}
+	if err := f.db.Update(f.t.Context(), func(tx *sqlite.Tx) error {
+		if err := tx.SetTemplateState("r1", name, 1, string(cleanroom.TemplateApproved)); err != nil {
+			return err
+		}
+		d := f.testDUA("r1", 2, "bank", "operator")
+		d.Templates = append(d.Templates, cleanroom.DUATemplate{Name: name, MinVersion: 1})
+		f.putDUA(tx, d, "bank", "operator")
+		return nil
+	}); err != nil {
+		f.t.Fatal(err)
 	}
 }
