@@ -52,6 +52,12 @@ const (
 	ActionAgentResult Action = "agent.result"
 	ActionAgentKey    Action = "agent.key"
 	ActionAgentKeys   Action = "agent.keys"
+	// An agent's online scoring work: take requests, return re-blinded
+	// tokens.
+	ActionAgentScoring     Action = "agent.scoring"
+	ActionAgentScoreResult Action = "agent.score_result"
+	// ActionScore is an online scoring request.
+	ActionScore Action = "score.request"
 	ActionHMACGet     Action = "hmac.get"
 	ActionHMACPut     Action = "hmac.put"
 
@@ -85,7 +91,7 @@ var Actions = []Action{
 	ActionDatasetCreate, ActionDatasetList, ActionDatasetShow,
 	ActionUploadOpen, ActionUploadChunk, ActionUploadCommit, ActionUploadAbort,
 	ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
-	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut,
+	ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut, ActionAgentScoring, ActionAgentScoreResult, ActionScore,
 	ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire,
 	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
 	ActionIncidentList, ActionIncidentTriage, ActionAuditCosign,
@@ -213,8 +219,19 @@ func Authorize(p *Principal, a Action, t Target) error {
 		return authorizeDataset(p, a, t)
 
 	case ActionMatchRun, ActionMatchShow, ActionAgentJobs, ActionAgentJob, ActionAgentResult,
-		ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut:
+		ActionAgentKey, ActionAgentKeys, ActionHMACGet, ActionHMACPut, ActionAgentScoring, ActionAgentScoreResult:
 		return authorizeMatch(p, a, t)
+
+	case ActionScore:
+		// The model's scoring declaration names the one party that may
+		// ask; the room checks it with the agreement.
+		if err := roomMember(p, t, Errorf(EForbidden, "the platform admin does not request scores; the room's parties do")); err != nil {
+			return err
+		}
+		if !p.HasRole(t.Room, RoleAnalyst) {
+			return needRole(t.Room, RoleAnalyst)
+		}
+		return nil
 
 	case ActionTemplatePropose, ActionTemplateList, ActionTemplateShow, ActionTemplateApprove, ActionTemplateRetire:
 		return authorizeTemplate(p, a, t)

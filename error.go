@@ -14,6 +14,8 @@ const (
 	ENotFound        = "not_found"       // absent, or invisible to the caller
 	EConflict        = "conflict"        // clashes with existing state
 	ETooLarge        = "too_large"       // request body over the limit
+	ELimit           = "limit_exceeded"  // a rate or quota limit is reached; try later
+	EUnavailable     = "unavailable"     // a party's agent did not answer in time; try again
 	EInternal        = "internal"        // a bug or an outage; details only in the server log
 )
 

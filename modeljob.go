@@ -31,6 +31,54 @@ type ModelJob struct {
 	// strictly increasing from 0 to 1: declared in advance, never taken
 	// from the data (no data-derived quantiles).
 	ScoreEdges []float64 `json:"score_edges"`
+	// Scoring, when set, keeps the joint model in the room after a
+	// released run, to score applicants online for the label's party: a
+	// declared disclosure of per-person scores.
+	Scoring *ModelScoring `json:"scoring,omitempty"`
+}
+
+// ModelScoring makes a model job's joint model available for online
+// scoring: the label's party sends an applicant's identifier, blinded with
+// its own key, and its own features of the applicant; the agents of the
+// other feature datasets' parties re-blind the identifier under a manifest
+// the label's party signed for that one request; and the room returns the
+// score alone. An applicant the room cannot match is scored with the
+// features of a subscriber drawn by a keyed hash of the identifier, so a
+// score does not tell whether the person is a subscriber, and asking
+// again gives the same score.
+//
+// Per-person scores are a declared disclosure: a run or a request is
+// refused unless the room's agreement in force declares Disclosure to To.
+type ModelScoring struct {
+	Disclosure string `json:"disclosure"`
+	// To is the label dataset's party, the only one that may request
+	// scores.
+	To string `json:"to"`
+	// Identifier is the one identifier class a request carries; one class
+	// keeps one answer per applicant (two classes could disagree, and the
+	// disagreement would tell a non-subscriber).
+	Identifier IdentifierClass `json:"identifier"`
+	// DailyLimit caps the requests per UTC day for the model.
+	DailyLimit int `json:"daily_limit"`
+}
+
+// MaxScoringDailyLimit bounds ModelScoring.DailyLimit.
+const MaxScoringDailyLimit = 1_000_000
+
+// RequireDisclosure refuses online scoring the agreement does not
+// declare.
+func (m *ModelJob) RequireDisclosure(d *DUA) error {
+	if m.Scoring == nil {
+		return nil
+	}
+	for _, x := range d.Disclosures {
+		if x.Name == m.Scoring.Disclosure && x.To == m.Scoring.To {
+			return nil
+		}
+	}
+	return Errorf(EForbidden, "per-person scores are a declared disclosure %q to party %q, which data-use agreement version %d of room %q does not declare",
+		m.Scoring.Disclosure, m.Scoring.To, d.Version, d.Room).
+		WithHint("the parties amend the agreement to declare the disclosure for a credit-scoring purpose with its legal basis, or run the job without scoring")
 }
 
 // BinOf returns the score bin of a score in [0, 1].
@@ -111,6 +159,20 @@ func (t *Template) validateModel() error {
 	if err := t.validateEdges(); err != nil {
 		return err
 	}
+	if sc := m.Scoring; sc != nil {
+		if err := ValidateName("disclosure name", sc.Disclosure); err != nil {
+			return prefixErr(err, "model: scoring: ")
+		}
+		if err := ValidateName("party name", sc.To); err != nil {
+			return prefixErr(err, "model: scoring: ")
+		}
+		if err := sc.Identifier.Validate(); err != nil {
+			return prefixErr(err, "model: scoring: identifier: ")
+		}
+		if sc.DailyLimit < 1 || sc.DailyLimit > MaxScoringDailyLimit {
+			return fail("scoring: daily_limit %d, want 1 to %d requests a day", sc.DailyLimit, MaxScoringDailyLimit)
+		}
+	}
 	if t.Controls.MaxGroupsPerPerson != 2 {
 		return Errorf(EInvalid, "controls.max_groups_per_person: %d, but a model job's held-out person is in one bin of each of its two models", t.Controls.MaxGroupsPerPerson).
 			WithHint("set max_groups_per_person: 2")
@@ -119,7 +181,7 @@ func (t *Template) validateModel() error {
 }
 
 // checkModel checks a model job's columns against the room's schemas.
-func (c *checker) checkModel() error {
+func (c *checker) checkModel(owners map[string]string) error {
 	m := c.t.Model
 	col, err := c.column(m.Label)
 	if err != nil {
@@ -128,7 +190,21 @@ func (c *checker) checkModel() error {
 	if col.Type != TypeBool || col.Policy == PolicyMetric {
 		return Errorf(EInvalid, "model: label: column %q must be a bool filter or dimension", m.Label)
 	}
-	return c.checkFeatures("model", m.Features)
+	if err := c.checkFeatures("model", m.Features); err != nil {
+		return err
+	}
+	if sc := m.Scoring; sc != nil {
+		if owners[m.LabelDataset()] != sc.To {
+			return Errorf(EInvalid, "model: scoring: scores go to %q, but the label's dataset %q belongs to %q; they go to the label's owner only",
+				sc.To, m.LabelDataset(), owners[m.LabelDataset()])
+		}
+		for _, d := range c.t.Join {
+			if !slices.ContainsFunc(c.schemas[d].Identifiers, func(id IdentifierColumn) bool { return id.Class == sc.Identifier }) {
+				return Errorf(EInvalid, "model: scoring: dataset %q has no %s identifier to match applicants on", d, sc.Identifier)
+			}
+		}
+	}
+	return nil
 }
 
 // checkFeatures checks a model's feature columns: metrics (scaled by

@@ -847,7 +847,7 @@ func CheckTemplate(t *Template, schemas map[string]*Schema, owners map[string]st
 		return c.checkLookalike(owners)
 	}
 	if t.Model != nil {
-		return c.checkModel()
+		return c.checkModel(owners)
 	}
 	if t.Attribution != nil {
 		return c.checkAttribution()

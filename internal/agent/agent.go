@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gtank/ristretto255"
@@ -31,8 +32,9 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 )
 
-// Agent serves one party's re-blinding jobs in one room. It is not safe for
-// concurrent use.
+// Agent serves one party's re-blinding jobs in one room. Its methods are
+// not safe for concurrent use, except that ServeScoring runs beside the
+// others (Run starts it).
 type Agent struct {
 	c      *client.Client
 	server string
@@ -44,8 +46,16 @@ type Agent struct {
 	hpke  *ecdh.PrivateKey
 	party string
 	keys  *keyfile.PartyKeys
-	guard *blind.Guard
 	log   *slog.Logger
+
+	mu    sync.Mutex // guards guard, which refreshPeers replaces
+	guard *blind.Guard
+}
+
+func (a *Agent) currentGuard() *blind.Guard {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.guard
 }
 
 // ErrPeerKeyChanged is returned when the server presents a key for a peer
@@ -198,7 +208,7 @@ func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255
 		}
 		copy(tokens[i][:], b)
 	}
-	out, err := a.guard.ReBlind(ctx, key, job.Manifest, tokens)
+	out, err := a.currentGuard().ReBlind(ctx, key, job.Manifest, tokens)
 	if err != nil {
 		return err
 	}
@@ -210,8 +220,15 @@ func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255
 	return err
 }
 
-// Run does jobs until ctx is done, looking for new ones every poll.
+// Run does jobs until ctx is done, looking for new ones every poll, and
+// answers online scoring requests as they come (ServeScoring).
 func (a *Agent) Run(ctx context.Context, poll time.Duration) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.ServeScoring(ctx)
+	}()
+	defer func() { <-done }()
 	for {
 		if _, err := a.RunOnce(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -306,7 +306,9 @@ func (a *Agent) refreshPeers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		a.mu.Lock()
 		a.guard = g
+		a.mu.Unlock()
 	}
 	return nil
 }

@@ -34,7 +34,17 @@ var (
 	ErrWrongRoom    = errors.New("the manifest is for another room")
 	ErrWrongServer  = errors.New("the manifest is for another room server")
 	ErrReplay       = errors.New("the manifest has been used before")
+	// ErrRequestKind: a request's manifest sent as a dataset's set, or a
+	// dataset's manifest sent as a request.
+	ErrRequestKind = errors.New("the manifest is of the other kind (a dataset's set or one online request)")
+	// ErrStale: a request's manifest signed too long ago, too far ahead, or
+	// before the Guard started.
+	ErrStale = errors.New("the request's manifest is not fresh")
 )
+
+// RequestWindow is how far a request manifest's creation time may lie from
+// the Guard's clock, either way.
+const RequestWindow = 2 * time.Minute
 
 // Guard is an agent's rule for the second blinding in one room, so that
 // re-blinding is no oracle for the room host (DESIGN.md, "Matching"). It
@@ -70,6 +80,14 @@ type Guard struct {
 	mu      sync.Mutex
 	used    map[string]bool // manifest IDs on record
 	pending map[string]bool // manifest IDs being re-blinded now
+
+	// Online requests' manifests are remembered in memory, by ID with
+	// their creation time, while they are fresh; one signed before the
+	// Guard started is refused, so a restart cannot replay one.
+	started  time.Time
+	requests map[string]time.Time
+	// Now is the Guard's clock for request manifests; time.Now if nil.
+	Now func() time.Time
 }
 
 // NewGuard returns the Guard of the agent of party self in room on the room
@@ -103,6 +121,7 @@ func NewGuard(dir, self, room, server string, peers map[string]ed25519.PublicKey
 		peers:   maps.Clone(peers),
 		path:    filepath.Join(dir, "reblinded-"+room+".json"),
 		pending: map[string]bool{},
+		started: time.Now(), requests: map[string]time.Time{},
 	}
 	rec, err := readRecord(g.path, room)
 	if err != nil {
@@ -122,6 +141,9 @@ func (g *Guard) ReBlind(ctx context.Context, key *ristretto255.Scalar, env state
 	m, id, err := g.check(env, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("re-blind: %w", err)
+	}
+	if m.Request != "" {
+		return nil, fmt.Errorf("re-blind: %w: request %q", ErrRequestKind, m.Request)
 	}
 
 	g.mu.Lock()
@@ -146,6 +168,48 @@ func (g *Guard) ReBlind(ctx context.Context, key *ristretto255.Scalar, env state
 		return nil, fmt.Errorf("re-blind: %w", err)
 	}
 	return out, nil
+}
+
+// ReBlindRequest re-blinds the one token of an online request (a scoring
+// request) if env is a request manifest for it that passes the Guard's
+// rules, is fresh — created within RequestWindow of the Guard's clock and
+// not before the Guard started — and has not been used before. Request
+// manifests are remembered in memory only, for as long as they are fresh.
+// It refuses like ReBlind, and with ErrRequestKind for a dataset's
+// manifest and ErrStale for a stale one.
+func (g *Guard) ReBlindRequest(ctx context.Context, key *ristretto255.Scalar, env statement.Envelope, token Token) (Token, error) {
+	m, id, err := g.check(env, []Token{token})
+	if err != nil {
+		return Token{}, fmt.Errorf("re-blind request: %w", err)
+	}
+	if m.Request == "" {
+		return Token{}, fmt.Errorf("re-blind request: %w: the manifest is dataset %q's", ErrRequestKind, m.Dataset)
+	}
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	if m.CreatedAt.Before(now.Add(-RequestWindow)) || m.CreatedAt.After(now.Add(RequestWindow)) || m.CreatedAt.Before(g.started) {
+		return Token{}, fmt.Errorf("re-blind request: %w: signed at %s, the agent's clock says %s (started %s)", ErrStale,
+			m.CreatedAt.Format(time.RFC3339), now.UTC().Format(time.RFC3339), g.started.UTC().Format(time.RFC3339))
+	}
+	g.mu.Lock()
+	for k, at := range g.requests {
+		if at.Before(now.Add(-RequestWindow)) {
+			delete(g.requests, k)
+		}
+	}
+	if _, used := g.requests[id]; used {
+		g.mu.Unlock()
+		return Token{}, fmt.Errorf("re-blind request: %w", ErrReplay)
+	}
+	g.requests[id] = m.CreatedAt
+	g.mu.Unlock()
+	out, err := g.Blinder.ReBlind(ctx, key, []Token{token})
+	if err != nil {
+		return Token{}, err
+	}
+	return out[0], nil
 }
 
 // check applies the manifest rules and returns the manifest and its ID.

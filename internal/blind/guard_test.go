@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gtank/ristretto255"
 
@@ -290,5 +291,74 @@ func TestNewGuard(t *testing.T) {
 		if _, err := NewGuard(dir, "operator", "r1", testServer, peer); err == nil {
 			t.Errorf("record %s: NewGuard succeeded", name)
 		}
+	}
+}
+
+// TestGuardRequest: an online request's one token is re-blinded under a
+// fresh request manifest signed by a peer, once; stale, replayed,
+// pre-start and dataset manifests are refused, and a request manifest is
+// refused on the dataset path.
+func TestGuardRequest(t *testing.T) {
+	f := newGuardFixture(t)
+	g := f.guard(t)
+	now := time.Now()
+	g.Now = func() time.Time { return now }
+	token := f.tokens[0]
+	request := func(priv ed25519.PrivateKey, at time.Time, edit func(*Manifest)) statement.Envelope {
+		t.Helper()
+		m, err := NewRequestManifest(testServer, "r1", "bank", "score:q1", cleanroom.ClassPhone, token, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(&m)
+		env, err := statement.Sign(priv, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	ctx := context.Background()
+	env := request(f.bank, now, func(*Manifest) {})
+	got, err := g.ReBlindRequest(ctx, f.operatorKey, env, token)
+	if err != nil {
+		t.Fatalf("fresh request: %v", err)
+	}
+	want, _ := ReBlind(f.operatorKey, []Token{token})
+	if got != want[0] {
+		t.Errorf("re-blinded token differs from ReBlind's")
+	}
+	if _, err := g.ReBlindRequest(ctx, f.operatorKey, env, token); !errors.Is(err, ErrReplay) {
+		t.Errorf("replayed request: %v, want ErrReplay", err)
+	}
+	for name, c := range map[string]struct {
+		env   statement.Envelope
+		token Token
+		want  error
+	}{
+		"stale":          {request(f.bank, now.Add(-RequestWindow-time.Second), func(*Manifest) {}), token, ErrStale},
+		"ahead":          {request(f.bank, now.Add(RequestWindow+time.Second), func(*Manifest) {}), token, ErrStale},
+		"before start":   {request(f.bank, g.started.Add(-time.Second), func(*Manifest) {}), token, ErrStale},
+		"other token":    {request(f.bank, now, func(*Manifest) {}), f.tokens[1], ErrSetMismatch},
+		"own party":      {request(f.operator, now, func(m *Manifest) { m.Party = "operator" }), token, ErrOwnParty},
+		"forged":         {request(f.insurer, now, func(*Manifest) {}), token, statement.ErrBadSignature},
+		"other room":     {request(f.bank, now, func(m *Manifest) { m.Room = "r2" }), token, ErrWrongRoom},
+		"dataset's kind": {f.env, token, ErrSetMismatch},
+	} {
+		if _, err := g.ReBlindRequest(ctx, f.operatorKey, c.env, c.token); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	// A dataset's manifest of one token is refused as a request, and a
+	// request's manifest on the dataset path.
+	one, _ := f.sign(t, f.bank, func(m *Manifest) { m.Count, m.Digest = 1, DigestTokens(f.tokens[:1]) }, f.tokens[:1])
+	if _, err := g.ReBlindRequest(ctx, f.operatorKey, one, token); !errors.Is(err, ErrRequestKind) {
+		t.Errorf("dataset manifest as a request: %v, want ErrRequestKind", err)
+	}
+	if _, err := g.ReBlind(ctx, f.operatorKey, request(f.bank, now.Add(time.Second), func(*Manifest) {}), []Token{token}); !errors.Is(err, ErrRequestKind) {
+		t.Errorf("request manifest as a dataset's set: %v, want ErrRequestKind", err)
+	}
+	// Request manifests leave no trace in the record file.
+	if b, err := os.ReadFile(filepath.Join(f.dir, "reblinded-r1.json")); err == nil && len(b) > 0 {
+		t.Errorf("record file written by requests: %s", b)
 	}
 }

@@ -37,6 +37,24 @@ type Manifest struct {
 	// CreatedAt is when the party signed the manifest; two manifests of the
 	// same set differ by it.
 	CreatedAt time.Time `json:"created_at"`
+	// Request, when set, makes this the manifest of one online request
+	// rather than of a dataset version: "score:<model>" for an applicant's
+	// identifier sent for scoring. A request's manifest names no dataset or
+	// version, describes exactly one token, and is accepted by a Guard only
+	// while fresh (Guard.ReBlindRequest).
+	Request string `json:"request,omitempty"`
+}
+
+// NewRequestManifest describes the one token of an online request. now is
+// the creation time, stored in UTC; the manifest is validated.
+func NewRequestManifest(server, room, party, request string, class cleanroom.IdentifierClass, token Token, now time.Time) (Manifest, error) {
+	tokens := []Token{token}
+	m := Manifest{Type: ManifestType, Server: server, Room: room, Party: party, Class: class, Count: 1,
+		Digest: DigestTokens(tokens), CreatedAt: now.UTC(), Request: request}
+	if err := m.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("new request manifest: %w", err)
+	}
+	return m, nil
 }
 
 // NewManifest describes tokens, which it does not modify. now is the
@@ -75,10 +93,17 @@ func (m *Manifest) Validate() error {
 	if err := cleanroom.ValidateName("party name", m.Party); err != nil {
 		return err
 	}
-	if m.Dataset == "" {
+	if m.Request != "" {
+		if len(m.Request) > 200 {
+			return cleanroom.Errorf(cleanroom.EInvalid, "manifest request is %d bytes, more than 200", len(m.Request))
+		}
+		if m.Dataset != "" || m.Version != 0 || m.Count != 1 {
+			return cleanroom.Errorf(cleanroom.EInvalid, "a request's manifest names no dataset or version and describes one token")
+		}
+	} else if m.Dataset == "" {
 		return cleanroom.Errorf(cleanroom.EInvalid, "manifest names no dataset")
 	}
-	if m.Version < 1 {
+	if m.Request == "" && m.Version < 1 {
 		return cleanroom.Errorf(cleanroom.EInvalid, "manifest dataset version is %d, want at least 1", m.Version)
 	}
 	if err := m.Class.Validate(); err != nil {

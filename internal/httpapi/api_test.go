@@ -118,7 +118,12 @@ func TestFailureMidwayLeavesNothing(t *testing.T) {
 			if _, err := raw.Exec(`DROP TRIGGER fail_ok_entries`); err != nil {
 				t.Fatal(err)
 			}
-			// The same request succeeds once the fault is gone.
+			// The same request succeeds once the fault is gone (one that
+			// may be made only once, like a signed scoring request, is
+			// made afresh).
+			if f.again != nil {
+				body = f.again()
+			}
 			if status, resp := f.do(who, rt.Method, path, body); status >= 300 {
 				t.Fatalf("%s after the fault = %d; body %s", key, status, resp)
 			}

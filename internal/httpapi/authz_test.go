@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
 )
@@ -158,6 +160,27 @@ var matrix = map[string]struct {
 	"POST /api/v1/rooms/{room}/duas/{version}/termination": {request{path: "/api/v1/rooms/r1/duas/1/termination", body: func(f *fixture, who string) any {
 		return f.termination("bank", 1)
 	}}, authed(403, 200, 404, 404)},
+	"POST /api/v1/rooms/{room}/scores": {request{path: "/api/v1/rooms/r1/scores", body: func(f *fixture, who string) any {
+		if who != "analyst" {
+			// Refused before the model is looked up.
+			return ScoreRequest{Model: "m", Token: "x"}
+		}
+		r := scoringRoomOn(f, 400, 100, true)
+		model := r.runModel()
+		var answered atomic.Int64
+		r.serveOperator(&answered)
+		f.again = func() any { return r.scoreRequest(model, 7, "100", time.Now()) }
+		return f.again()
+	}}, with(authed(403, 403, 404, 404), "analyst", 200)},
+	"GET /api/v1/rooms/{room}/agent/scoring": {request{path: "/api/v1/rooms/r1/agent/scoring?wait=0s"}, with(authed(403, 403, 404, 404), "provider", 200)},
+	"POST /api/v1/rooms/{room}/agent/scoring/{request}": {request{path: "/api/v1/rooms/r1/agent/scoring/{scoring}", body: func(f *fixture, who string) any {
+		// A request waiting for the bank's agent, taken by it.
+		task := &scoringTask{room: "r1", party: "bank", result: make(chan scoringAnswer, 1), job: ScoringJob{ID: "req-1"}}
+		f.srv.scoring.push(task)
+		f.srv.scoring.take(f.t.Context(), "r1", "bank", 0)
+		f.ids["scoring"] = "req-1"
+		return ScoringResult{Refused: "a test refusal"}
+	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
 }

@@ -48,6 +48,9 @@ type fixture struct {
 	agentPrivs map[string]*ecdh.PrivateKey
 	// master is the server's master key, which wraps the datasets' KEKs.
 	master [32]byte
+	// again, when set, makes a fresh body for a request that may be sent
+	// only once.
+	again func() any
 }
 
 // principals are the callers every route is checked for.

@@ -10,7 +10,7 @@ def resp(code, desc, schema=None):
     return {str(code): r}
 def errs(*codes):
     d = {}
-    names = {400:"Invalid request: malformed JSON, unknown fields, bad names or values",401:"No valid token",403:"Authenticated but not allowed; the message names what is needed",404:"Not found, or not visible to the caller",409:"Conflicts with existing state",413:"Request body over 1 MiB"}
+    names = {429:"A rate or quota limit is reached; the message names it",503:"A party's agent did not answer in time; try again",400:"Invalid request: malformed JSON, unknown fields, bad names or values",401:"No valid token",403:"Authenticated but not allowed; the message names what is needed",404:"Not found, or not visible to the caller",409:"Conflicts with existing state",413:"Request body over 1 MiB"}
     for c in codes: d[str(c)] = {"description": names[c], "content": {"application/json": {"schema": ref("Error")}}}
     return d
 def op(opid, summary, action, ok, req=None, params=None, e=(401,403), public=False):
@@ -57,6 +57,9 @@ paths = {
  "/api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}/commit": {"post": op("commitUpload","Commit the upload as a new dataset version, atomically: all rows or none (the user who opened it)","upload.commit",resp(201,"Committed","Version"),req="CommitUploadRequest",params=[room,dataset,upload],e=(400,401,403,404,409,413))},
  "/api/v1/rooms/{room}/matches": {"post": op("startMatch","Start a match run of the room's latest dataset versions; reserves the report's budget (providers)","match.run",resp(201,"Run","MatchRun"),params=[room],e=(400,401,403,404,409))},
  "/api/v1/rooms/{room}/matches/{match}": {"get": op("showMatch","A match run and the caller's party's part of its DP report (members)","match.show",resp(200,"Run","MatchRun"),params=[room,P("match","Match run ID")],e=(401,403,404))},
+ "/api/v1/rooms/{room}/scores": {"post": op("score","Score one applicant with a model kept for online scoring: the caller's blinded identifier, a request manifest its party signed, and its own features; the other parties' agents re-blind the identifier (the analyst of the party the template's scoring names; a declared disclosure)","score.request",resp(200,"The score: the same fields for any applicant","ScoreBody"),req="ScoreRequest",params=[room],e=(400,401,403,404,409,413,429,503))},
+ "/api/v1/rooms/{room}/agent/scoring": {"get": op("takeScoring","Wait for online scoring requests for the caller's party's agent to re-blind, and take them (a provider)","agent.scoring",resp(200,"Requests","ScoringJobs"),params=[room,Q("wait","How long to wait for a request, as a Go duration up to 60s (default 25s)","string")],e=(400,401,403,404))},
+ "/api/v1/rooms/{room}/agent/scoring/{request}": {"post": op("postScoringResult","Answer a scoring request: its token re-blinded, or the agent's refusal","agent.score_result",resp(200,"Delivered"),req="ScoringResult",params=[room,P("request","Scoring request ID")],e=(400,401,403,404,413))},
  "/api/v1/rooms/{room}/agent/jobs": {"get": op("listJobs","The caller's party's pending re-blinding jobs (its agent, a provider)","agent.jobs",resp(200,"Jobs","JobList"),params=[room],e=(401,403,404))},
  "/api/v1/rooms/{room}/agent/jobs/{job}": {"get": op("getJob","A re-blinding job: a peer's token set and the manifest the peer signed","agent.job",resp(200,"Job","Job"),params=[room,P("job","Job ID")],e=(401,403,404,409))},
  "/api/v1/rooms/{room}/agent/jobs/{job}/result": {"post": op("postResult","Return a job's re-blinded tokens, in the order received","agent.result",resp(200,"Recorded","JobSummary"),req="JobResult",params=[room,P("job","Job ID")],e=(400,401,403,404,409,413))},
@@ -94,7 +97,7 @@ S = lambda props, req=(): {"type":"object","additionalProperties":False,"require
 s = {"type":"string"}; dt={"type":"string","format":"date-time"}; b64={"type":"string","format":"byte"}
 roles = {"type":"array","items":{"type":"string","enum":["provider","analyst","receiver","reviewer","payer"]}}
 schemas = {
- "Error": S({"code":{"type":"string","enum":["invalid","unauthenticated","forbidden","not_found","conflict","too_large","internal"]},"message":s,"hint":s},["code","message","hint"]),
+ "Error": S({"code":{"type":"string","enum":["invalid","unauthenticated","forbidden","not_found","conflict","too_large","limit_exceeded","unavailable","internal"]},"message":s,"hint":s},["code","message","hint"]),
  "Health": S({"status":s},["status"]),
  "ServerInfo": S({"name":s,"version":s,"server_id":{"type":"string","description":"Fingerprint of the signing key; grant statements name it"},"signing_key":b64,"hpke_key":b64,"hpke_suite":s}),
  "Whoami": S({"kind":{"type":"string","enum":["admin","user"]},"party":s,"user":s,"token_id":s,"token_expires_at":dt,"rooms":{"type":"object","additionalProperties":roles}}),
@@ -125,6 +128,10 @@ schemas = {
  "JobList": S({"jobs":{"type":"array","items":ref("JobSummary")}}),
  "Job": S({"id":s,"dataset":s,"version":{"type":"integer"},"party":s,"class":s,"manifest":{"type":"object"},"tokens":{"type":"array","items":b64}}),
  "JobResult": S({"tokens":{"type":"array","items":b64}},["tokens"]),
+ "ScoreRequest": S({"model":{"type":"string","description":"The released model run's ID"},"manifest":{"type":"object","description":"A cleanroom.manifest.v1 request manifest (request \"score:<model>\", one token, no dataset) signed by the caller's party"},"token":{"type":"string","format":"byte","description":"The applicant's identifier, normalised, hashed and blinded with the party's room key"},"features":{"type":"object","additionalProperties":s,"description":"The caller's features of the applicant, by dataset.column"}},["model","manifest","token","features"]),
+ "ScoreBody": S({"model":s,"score":{"type":"number"},"bin":{"type":"string","description":"The model's public score bin"}},["model","score","bin"]),
+ "ScoringJobs": S({"jobs":{"type":"array","items":S({"id":s,"party":s,"manifest":{"type":"object"},"token":b64})}}),
+ "ScoringResult": S({"token":b64,"refused":{"type":"string","description":"Why the agent refused; then no token"}}),
  "Envelope": S({"statement":{"type":"object","description":"A statement (here cleanroom.agentkey.v1: server, room, party, hpke_key, issued_at)"},"signature":b64},["statement","signature"]),
  "AgentKeyList": S({"keys":{"type":"object","additionalProperties":{"type":"object"}}}),
  "HMACState": S({"commitment":{"type":"object"},"sealed":b64,"sealed_to":{"type":"array","items":s}}),

@@ -77,6 +77,8 @@ type queryWork struct {
 	row     sqlite.QueryRow
 	keys    map[string][]byte // party → agent key
 	sealed  map[string][]byte // party → sealed result
+	// kept is the store version of a model kept for scoring, 0 if none.
+	kept int
 }
 
 // requestOf identifies a request: template version, parameters and the
@@ -92,23 +94,8 @@ func (s *Server) requestOf(ctx context.Context, room string, req *RunQueryReques
 		version = row.Version
 		// A new opt-out list version makes the same request a new run, so
 		// a stored result computed before it is not handed out again.
-		ds, err := tx.Datasets(room)
-		if err != nil {
-			return err
-		}
-		for i := range ds {
-			if !isOptOut(&ds[i]) {
-				continue
-			}
-			vs, err := tx.Versions(room, ds[i].Name)
-			if err != nil {
-				return err
-			}
-			if len(vs) > 0 {
-				optOuts = append(optOuts, ds[i].Name+" v"+strconv.Itoa(vs[len(vs)-1].Version))
-			}
-		}
-		return nil
+		optOuts, err = optOutVersions(tx, room)
+		return err
 	})
 	if err != nil {
 		return "", 0, err
@@ -126,6 +113,29 @@ func (s *Server) requestOf(ctx context.Context, room string, req *RunQueryReques
 	}{req.Template, version, req.Params, a.Run, optOuts})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:]), version, nil
+}
+
+// optOutVersions names the newest version of each of a room's opt-out
+// lists, as "dataset vN".
+func optOutVersions(tx *sqlite.Tx, room string) ([]string, error) {
+	ds, err := tx.Datasets(room)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range ds {
+		if !isOptOut(&ds[i]) {
+			continue
+		}
+		vs, err := tx.Versions(room, ds[i].Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) > 0 {
+			out = append(out, ds[i].Name+" v"+strconv.Itoa(vs[len(vs)-1].Version))
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) prepareQuery(c *call) error {
@@ -231,6 +241,9 @@ func (s *Server) prepareQuery(c *call) error {
 		c.detail["digest."+party] = cleanroom.ResultDigest(key, body)
 		clear(key)
 	}
+	if out.kept != nil {
+		return s.keepModel(c, out.kept)
+	}
 	return nil
 }
 
@@ -257,6 +270,14 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 	}
 	c.object = "query:" + w.row.ID
 	c.detail["state"] = w.row.State
+	if w.kept > 0 {
+		t := w.outcome.kept.Template
+		if err := c.tx.PutScoringModel(sqlite.ScoringModel{Room: w.row.Room, Query: w.row.ID, VaultVersion: w.kept, Template: w.row.Template,
+			Version: w.row.Version, Party: t.Model.Scoring.To, CreatedAt: c.tx.Now()}); err != nil {
+			return 0, nil, err
+		}
+		c.detail["scoring"] = t.Model.Scoring.Disclosure + " to " + t.Model.Scoring.To
+	}
 	loss := w.outcome.Release.Loss
 	c.detail["rho"] = strconv.FormatFloat(loss.Rho, 'g', -1, 64)
 	c.detail["epsilon"] = strconv.FormatFloat(loss.Epsilon, 'g', -1, 64)

@@ -48,6 +48,8 @@ type QueryOutcome struct {
 	// Segment is a look-alike segment for SegmentTo's copy only.
 	Segment   *release.Segment `json:"-"`
 	SegmentTo string           `json:"-"`
+	// kept is a joint model the room keeps for online scoring.
+	kept *keptModel
 }
 
 // queryPlan is a run planned before anything is read or spent.
@@ -168,6 +170,26 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 				return err
 			}
 			return t.Lookalike.RequireDisclosure(d)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if t.Model != nil && t.Model.Scoring != nil {
+		// Online scoring is a declared disclosure too, and needs agents
+		// that re-blind each applicant's identifier.
+		if err := s.db.View(ctx, func(tx *sqlite.Tx) error {
+			r, err := tx.Room(room)
+			if err != nil {
+				return err
+			}
+			if r.Matching == cleanroom.MatchingHMAC {
+				return errScoringHMAC(room)
+			}
+			d, err := requireDUA(tx, room)
+			if err != nil {
+				return err
+			}
+			return t.Model.RequireDisclosure(d)
 		}); err != nil {
 			return nil, err
 		}
@@ -316,6 +338,9 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	case t.Model != nil:
 		out.Groups = []string{"model", "score", "label"}
 		out.Release.Models = modelReports(t, out.Release, models, time.Now().UTC())
+		if t.Model.Scoring != nil {
+			out.kept = keepJoint(t, q.version, q.datasets, models)
+		}
 		if out.Release.Loss, err = out.Release.Loss.Plus(q.extra); err != nil {
 			return nil, err
 		}

@@ -203,6 +203,8 @@ func endReason(a *agreement) string {
 
 func (s *Server) deleteDataset(ctx context.Context, p plan, reason string, report *RetentionReport) error {
 	a := p.artefacts
+	// Scoring indexes hold feature values read from the versions.
+	s.scoring.forget(a.Room)
 	for _, v := range a.Versions {
 		if err := s.vault.DeleteVersion(ctx, vaultID(a.Room, a.Dataset), v); err != nil {
 			return err
@@ -250,7 +252,32 @@ func (s *Server) deleteDataset(ctx context.Context, p plan, reason string, repor
 // agreement has ended: results never delivered and open uploads.
 func (s *Server) endRoom(ctx context.Context, room, reason string, report *RetentionReport) error {
 	e := Ended{Room: room, Reason: reason}
+	// Models kept for scoring go with the agreement.
+	s.scoring.forget(room)
+	var models []sqlite.ScoringModel
 	err := s.db.Update(ctx, func(tx *sqlite.Tx) (err error) {
+		if models, err = tx.ScoringModels(room); err != nil || len(models) == 0 {
+			return err
+		}
+		ids := make([]string, len(models))
+		for i, m := range models {
+			ids[i] = m.Query
+		}
+		if err := tx.DeleteScoringModels(room); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&cleanroom.AuditEntry{Actor: "room", Action: ActionDatasetDelete, Object: "room:" + room, Room: room,
+			Outcome: cleanroom.OutcomeOK, Detail: map[string]string{"reason": reason, "scoring_models": strings.Join(ids, ",")}})
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range models {
+		if err := s.vault.DeleteVersion(ctx, modelsVault(room), m.VaultVersion); err != nil {
+			return err
+		}
+	}
+	err = s.db.Update(ctx, func(tx *sqlite.Tx) (err error) {
 		if e.Results, err = tx.WithdrawPending(room, "room"); err != nil {
 			return err
 		}

@@ -71,6 +71,10 @@ type Server struct {
 	// numbering of stored resolutions.
 	reblindMu sync.Mutex
 	resolveMu sync.Mutex
+	// scoring relays online scoring requests to agents and keeps the
+	// models' indexes; modelMu serialises the numbering of kept models.
+	scoring *scoringHub
+	modelMu sync.Mutex
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
@@ -108,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		wake:     make(chan struct{}, 1),
+		scoring:  newScoringHub(),
 		db:       cfg.DB,
 		log:      cfg.Logger,
 		serverID: cleanroom.KeyFingerprint(cfg.SigningKey),
@@ -127,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 	if s.queryMem == 0 {
 		s.queryMem = defaultQueryMemoryLimit
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.scoringRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
@@ -575,6 +580,10 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case cleanroom.ETooLarge:
 		return http.StatusRequestEntityTooLarge
+	case cleanroom.ELimit:
+		return http.StatusTooManyRequests
+	case cleanroom.EUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -21,7 +21,8 @@ var (
 	templateFields    = []string{"name", "version", "question", "join", "parameters", "where", "group_by", "metrics", "controls", "attribution", "model", "lookalike"}
 	lookalikeFields   = []string{"seed", "seed_where", "population", "features", "min_seed", "seed_rho", "epsilon", "lambda", "score_edges", "segment"}
 	segmentFields     = []string{"disclosure", "to", "threshold"}
-	modelFields       = []string{"label", "features", "epsilon", "lambda", "score_edges"}
+	modelFields       = []string{"label", "features", "epsilon", "lambda", "score_edges", "scoring"}
+	scoringFields     = []string{"disclosure", "to", "identifier", "daily_limit"}
 	attributionFields = []string{"campaign", "exposed_at", "holdout", "product", "converted_at", "population", "campaigns",
 		"lookback_days", "max_conversions_per_person"}
 	parameterFields = []string{"type", "values", "min", "max"}
@@ -656,12 +657,44 @@ func (p *parser) model(n *yaml.Node) (*cleanroom.ModelJob, error) {
 			m.Lambda, err = p.number(v, path)
 		case "score_edges":
 			m.ScoreEdges, err = p.numbers(v, path)
+		case "scoring":
+			m.Scoring, err = p.scoring(v, path)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+func (p *parser) scoring(n *yaml.Node, path string) (*cleanroom.ModelScoring, error) {
+	fs, err := p.fields(n, path, "a mapping with "+strings.Join(scoringFields, ", "), scoringFields)
+	if err != nil {
+		return nil, err
+	}
+	sc := &cleanroom.ModelScoring{}
+	for _, f := range fs {
+		gp := path + "." + f[0].Value
+		p.mark(f[0], gp)
+		var s string
+		var x int64
+		switch f[0].Value {
+		case "disclosure":
+			sc.Disclosure, err = p.str(f[1], gp)
+		case "to":
+			sc.To, err = p.str(f[1], gp)
+		case "identifier":
+			s, err = p.str(f[1], gp)
+			sc.Identifier = cleanroom.IdentifierClass(s)
+		case "daily_limit":
+			x, err = p.integer(f[1], gp)
+			sc.DailyLimit = int(max(min(x, 1<<30), -1))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
 }
 
 func (p *parser) attribution(n *yaml.Node) (*cleanroom.Attribution, error) {
