@@ -57,9 +57,9 @@ const (
 	ActionAgentScoring     Action = "agent.scoring"
 	ActionAgentScoreResult Action = "agent.score_result"
 	// ActionScore is an online scoring request.
-	ActionScore Action = "score.request"
-	ActionHMACGet     Action = "hmac.get"
-	ActionHMACPut     Action = "hmac.put"
+	ActionScore   Action = "score.request"
+	ActionHMACGet Action = "hmac.get"
+	ActionHMACPut Action = "hmac.put"
 
 	ActionTemplatePropose Action = "template.propose"
 	ActionTemplateList    Action = "template.list"

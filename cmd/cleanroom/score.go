@@ -118,4 +118,3 @@ func scoringClass(ctx context.Context, c *client.Client, room, model string) (cl
 	}
 	return t.Template.Model.Scoring.Identifier, nil
 }
-

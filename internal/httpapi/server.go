@@ -73,8 +73,8 @@ type Server struct {
 	resolveMu sync.Mutex
 	// scoring relays online scoring requests to agents and keeps the
 	// models' indexes; modelMu serialises the numbering of kept models.
-	scoring *scoringHub
-	modelMu sync.Mutex
+	scoring   *scoringHub
+	modelMu   sync.Mutex
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
