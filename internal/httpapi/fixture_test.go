@@ -31,7 +31,7 @@ import (
 //     granted anything;
 //   - a revoked and an expired token.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sqlite.DB
 	dbPath string
 	srv    *Server
@@ -59,7 +59,7 @@ var principals = []string{
 	"outsider", "nogrant", "revoked", "expired", "none",
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
