@@ -165,7 +165,7 @@ var matrix = map[string]struct {
 			// Refused before the model is looked up.
 			return ScoreRequest{Model: "m", Token: "x"}
 		}
-		r := scoringRoomOn(f, 400, 100, true)
+		r := scoringRoomOn(f, 400, scoringYAML(100, ""), true)
 		model := r.runModel()
 		var answered atomic.Int64
 		r.serveOperator(&answered)

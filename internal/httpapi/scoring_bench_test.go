@@ -22,7 +22,7 @@ import (
 func BenchmarkOnlineScore(b *testing.B) {
 	f := newFixture(b)
 	const people = 20000
-	r := scoringRoomOn(f, people, 1_000_000, true)
+	r := scoringRoomOn(f, people, scoringYAML(1_000_000, ""), true)
 	srv := httptest.NewTLSServer(f.srv.Handler())
 	defer srv.Close()
 	f.http = srv
@@ -73,7 +73,9 @@ func BenchmarkOnlineScore(b *testing.B) {
 			if len(lat) == 0 {
 				return
 			}
-			q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000 }
+			q := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			}
 			b.ReportMetric(q(0.5), "p50-ms")
 			b.ReportMetric(q(0.99), "p99-ms")
 			b.ReportMetric(float64(cold.Milliseconds()), "first-ms")

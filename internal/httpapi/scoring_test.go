@@ -144,11 +144,18 @@ func (f *fixture) reblindJobs(who string, key *ristretto255.Scalar) {
 }
 
 func newScoringRoom(t *testing.T, limit int, declare bool) *scoringRoom {
-	return scoringRoomOn(newFixture(t), 4000, limit, declare)
+	return scoringRoomOn(newFixture(t), 4000, scoringYAML(limit, ""), declare)
 }
 
-// scoringRoomOn sets up a fixture's r1 with people 0..n-1.
-func scoringRoomOn(f *fixture, n, limit int, declare bool) *scoringRoom {
+// scoringYAML is the scoring template with a daily limit and more
+// controls.
+func scoringYAML(limit int, controls string) string {
+	return strings.Replace(scoringTemplate, "LIMIT", strconv.Itoa(limit), 1) + controls
+}
+
+// scoringRoomOn sets up a fixture's r1 with people 0..n-1 and the
+// template yaml proposed, approved and permitted.
+func scoringRoomOn(f *fixture, n int, yaml string, declare bool) *scoringRoom {
 	t := f.t
 	r := &scoringRoom{f: f, bankKey: randomScalar(), opKey: randomScalar(), late: func(i int) bool { return i%4 == 0 }}
 	if err := f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
@@ -183,7 +190,6 @@ func scoringRoomOn(f *fixture, n, limit int, declare bool) *scoringRoom {
 	f.reblindJobs("provider", r.bankKey)
 	f.reblindJobs("op-provider", r.opKey)
 
-	yaml := strings.Replace(scoringTemplate, "LIMIT", strconv.Itoa(limit), 1)
 	if status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/templates", ProposeTemplateRequest{YAML: yaml}); status != 201 {
 		t.Fatalf("propose = %d %s", status, resp)
 	}
@@ -524,4 +530,73 @@ func TestOnlineScoringRefusals(t *testing.T) {
 	if status, _, resp := r.score("analyst", r.scoreRequest(model, 5, "100", time.Now())); status != 429 || !strings.Contains(string(resp), "10000 requests") {
 		t.Errorf("over the day's limit: %d %s, want 429", status, resp)
 	}
+}
+
+// TestOnlineScoringLifecycle: a model held for review scores only once
+// released; after retention deletes the versions it was trained on it
+// scores no more, and when the agreement ends the kept model is deleted.
+func TestOnlineScoringLifecycle(t *testing.T) {
+	f := newFixture(t)
+	r := scoringRoomOn(f, 1000, scoringYAML(100, "  review_by: [bank]\n"), true)
+	model := r.runModel()
+	var answered atomic.Int64
+	r.serveOperator(&answered)
+	if status, _, resp := r.score("analyst", r.scoreRequest(model, 3, "100", time.Now())); status != 409 || !strings.Contains(string(resp), "pending_review") {
+		t.Fatalf("score under a held model = %d %s, want 409", status, resp)
+	}
+	if status, resp := f.do("reviewer", "POST", "/api/v1/rooms/r1/queries/"+model+"/review", ReviewRequest{Decision: "approve"}); status != 200 {
+		t.Fatalf("review = %d %s", status, resp)
+	}
+	if status, _, resp := r.score("analyst", r.scoreRequest(model, 3, "100", time.Now())); status != 200 {
+		t.Fatalf("score once released = %d %s", status, resp)
+	}
+
+	// Past retention the versions go, and so does the index. (The clock
+	// goes back after each sweep, so the test's tokens stay valid.)
+	t0 := f.now
+	f.now = t0.AddDate(0, 0, 91)
+	if _, err := f.srv.SweepRetention(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.now = t0
+	if n := len(f.srv.scoring.indexes); n != 0 {
+		t.Errorf("%d scoring indexes kept after the versions were deleted", n)
+	}
+	if status, _, resp := r.score("analyst", r.scoreRequest(model, 3, "100", time.Now())); status != 409 || !strings.Contains(string(resp), "no longer in the room") {
+		t.Errorf("score after retention = %d %s, want 409", status, resp)
+	}
+
+	// The agreement ends: the kept model is deleted.
+	f.now = t0.AddDate(1, 0, 1)
+	if _, err := f.srv.SweepRetention(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.now = t0
+	var kept []sqlite.ScoringModel
+	f.db.View(t.Context(), func(tx *sqlite.Tx) (err error) {
+		kept, err = tx.ScoringModels("r1")
+		return err
+	})
+	if len(kept) != 0 {
+		t.Errorf("kept models after the agreement ended: %+v", kept)
+	}
+	if _, err := f.srv.vault.OpenVersion(t.Context(), modelsVault("r1"), 1); err == nil {
+		t.Error("the kept model can still be read after the agreement ended")
+	}
+	if status, _, resp := r.score("analyst", r.scoreRequest(model, 3, "100", time.Now())); status < 400 {
+		t.Errorf("score after the agreement ended = %d %s", status, resp)
+	}
+}
+
+// TestOnlineScoringNeedsReblinding: an hmac room, whose agents re-blind
+// nothing, refuses to keep a model for scoring.
+func TestOnlineScoringNeedsReblinding(t *testing.T) {
+	f := newFixture(t)
+	r := scoringRoomOn(f, 400, scoringYAML(100, ""), true)
+	f.hmacRoom()
+	status, resp := f.do("analyst", "POST", "/api/v1/rooms/r1/queries", RunQueryRequest{Template: "risk-scoring"})
+	if status != 400 || !strings.Contains(string(resp), "hmac") {
+		t.Errorf("run in an hmac room = %d %s, want 400", status, resp)
+	}
+	_ = r
 }
