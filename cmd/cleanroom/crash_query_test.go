@@ -127,7 +127,7 @@ func setUpBurstRoom(t *testing.T, ctx context.Context, admin *client.Client, tc 
 			t.Fatal(err)
 		}
 	}
-	if _, err := admin.CreateRoom(ctx, httpapi.CreateRoomRequest{Name: demoRoom, Host: demoHost, Parties: []string{"bank", "operator"}}); err != nil {
+	if _, err := admin.CreateRoom(ctx, httpapi.CreateRoomRequest{Name: demoRoom, Host: demoHost, Parties: demoParties()}); err != nil {
 		t.Fatal(err)
 	}
 	session := &demoSession{Room: demoRoom, Users: map[string]string{}}
@@ -148,7 +148,10 @@ func setUpBurstRoom(t *testing.T, ctx context.Context, admin *client.Client, tc 
 		rm.tokens[u.party] = tok.Secret
 		session.Users[u.party+"/"+u.user] = tok.Secret
 	}
-	users := map[string]*client.Client{"operator": admin.WithToken(rm.tokens["operator"]), "bank": admin.WithToken(rm.tokens["bank"])}
+	users := map[string]*client.Client{}
+	for _, u := range demoUsers {
+		users[u.party] = admin.WithToken(rm.tokens[u.party])
+	}
 
 	// The demo's agreement, with a budget that several bursts of runs (ρ
 	// 0.05 and ε 1 each) do not exhaust: the test is about the log, not

@@ -35,7 +35,8 @@ import (
 
 func init() { commands = append(commands, newDemoCmd) }
 
-// The demo's room: an operator and a bank, hosted by a neutral processor.
+// The demo's room: an operator, a bank and an advertiser, hosted by a
+// neutral processor.
 const (
 	demoRoom = "operator-bank"
 	demoHost = "neutral-processor"
@@ -51,6 +52,25 @@ type demoUser struct {
 var demoUsers = []demoUser{
 	{"operator", "Operator (telecom)", "olivia", []cleanroom.Role{cleanroom.RoleProvider, cleanroom.RoleAnalyst, cleanroom.RoleReceiver}},
 	{"bank", "Bank", "ben", []cleanroom.Role{cleanroom.RoleProvider, cleanroom.RoleAnalyst, cleanroom.RoleReceiver, cleanroom.RoleReviewer, cleanroom.RolePayer}},
+	{"advertiser", "Advertiser (retailer)", "ada", []cleanroom.Role{cleanroom.RoleProvider, cleanroom.RoleAnalyst, cleanroom.RoleReceiver}},
+}
+
+// demoParties returns the names of the demo's parties, in demoUsers'
+// order.
+func demoParties() []string {
+	out := make([]string, len(demoUsers))
+	for i, u := range demoUsers {
+		out[i] = u.party
+	}
+	return out
+}
+
+// andList joins names as in "operator, bank and advertiser".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // DemoConfig configures `cleanroom demo`.
@@ -59,7 +79,9 @@ type DemoConfig struct {
 	Addr    string
 	// NoServe stops after setting the room up instead of serving it.
 	NoServe bool
-	// Subscribers and Customers size the synthetic data.
+	// Subscribers and Customers size the synthetic data: the operator's
+	// subscribers, and the bank's customers and the advertiser's shoppers
+	// each.
 	Subscribers, Customers int
 	// Synth, when set, is the synthetic data's whole configuration (tests
 	// plant stronger effects); Subscribers and Customers are then unused.
@@ -83,6 +105,8 @@ type demoSession struct {
 	// releases are the library runs' results as their receivers opened
 	// them, by template, for the --json summary.
 	releases map[string]*release.Release
+	// scores are the applicants the bank scored online.
+	scores []demoScore
 }
 
 // runDemo initialises (or reuses) a data directory, starts the server, and
@@ -131,7 +155,9 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		return err
 	}
 	admin := client.New(m.URL(), adminToken, tc)
-	session, err := setUpDemoRoom(ctx, cfg, admin, out, step)
+	// The room is set up under the server's context: the operator's
+	// agent, left answering scoring requests, stops with the server.
+	session, err := setUpDemoRoom(sctx, cfg, admin, out, step)
 	if err != nil {
 		stop()
 		<-done
@@ -195,17 +221,23 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		}
 		step("party %s registered (signing key %s, keys in %s)", u.party, k.Fingerprint(), dir)
 	}
-	if _, err := admin.ShowRoom(ctx, demoRoom); isNotFound(err) {
+	r, err := admin.ShowRoom(ctx, demoRoom)
+	if isNotFound(err) {
 		_, err = admin.CreateRoom(ctx, httpapi.CreateRoomRequest{Name: demoRoom, Host: demoHost,
-			Description: "Demo: an operator and a bank answer agreed questions over their joined customers.",
-			Parties:     []string{"bank", "operator"}})
+			Description: "Demo: an operator, a bank and an advertiser answer agreed questions over their joined customers.",
+			Parties:     demoParties()})
 		if err != nil {
 			return nil, fmt.Errorf("create room: %w", err)
 		}
 	} else if err != nil {
 		return nil, err
+	} else if missing := slices.DeleteFunc(demoParties(), func(p string) bool { return slices.Contains(r.Parties, p) }); len(missing) > 0 {
+		// An earlier demo set the room up without these parties, and
+		// its datasets under the names they would use.
+		return nil, withHint(fmt.Errorf("room %s in %s was set up by an earlier demo, without the party %s", demoRoom, cfg.DataDir, andList(missing)),
+			fmt.Sprintf("`make clean` (or removing %s) starts the demo afresh", cfg.DataDir))
 	}
-	step("room %s hosted by %s, with parties operator and bank", demoRoom, demoHost)
+	step("room %s hosted by %s, with parties %s", demoRoom, demoHost, andList(demoParties()))
 
 	for _, u := range demoUsers {
 		now := time.Now().UTC()
@@ -344,17 +376,19 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 	if err := printQuery(out, q, &rel); err != nil {
 		return nil, err
 	}
-	// The library's use cases: segment sizing and attribution, released to
-	// both parties and read by the operator, and the joint credit-risk
-	// model, run and read by the bank.
+	// The library's use cases: segment sizing, released to the operator
+	// and the bank and read by the operator; attribution and lift of the
+	// advertiser's campaigns on the operator's channels, run and read by
+	// the advertiser; and the joint credit-risk model and look-alike
+	// audiences, run and read by the bank.
 	for _, run := range []struct {
 		template, user string
 		params         map[string]string
 	}{
 		{"premium-product-uptake", "operator/olivia", map[string]string{"product": "mortgage"}},
 		{"travel-spend-segments", "operator/olivia", map[string]string{"tier": "premium"}},
-		{"campaign-lift", "operator/olivia", nil},
-		{"joint-credit-risk", "bank/ben", nil},
+		{"campaign-lift", "advertiser/ada", nil},
+		{"joint-credit-risk-scoring", "bank/ben", nil},
 		{"mortgage-lookalike", "bank/ben", nil},
 	} {
 		party, _, _ := strings.Cut(run.user, "/")
@@ -398,6 +432,13 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 			return nil, err
 		}
 	}
+	// Online scoring under the kept joint model, a declared disclosure of
+	// per-person scores to the bank.
+	if id := session.Queries["joint-credit-risk-scoring"]; id != "" {
+		if session.scores, err = demoScoring(ctx, cfg, admin, session, keys, id, step); err != nil {
+			return nil, err
+		}
+	}
 	return session, nil
 }
 
@@ -408,7 +449,7 @@ var demoSchemas embed.FS
 var demoDUA []byte
 
 // demoAgreement has the operator draft the room's data-use agreement and
-// both parties sign it, each with its own key, unless one is in force.
+// every party sign it, each with its own key, unless one is in force.
 func demoAgreement(ctx context.Context, admin *client.Client, session *demoSession, keys map[string]*keyfile.PartyKeys,
 	server string, step func(string, ...any)) error {
 	olivia := admin.WithToken(session.Users["operator/olivia"])
@@ -440,16 +481,25 @@ func demoAgreement(ctx context.Context, admin *client.Client, session *demoSessi
 			return fmt.Errorf("%s signs the agreement: %w", u.party, err)
 		}
 	}
-	step("data-use agreement version %d drafted by the operator and signed by operator and bank (digest %.16s…): %s", b.Version, b.Digest, b.State)
+	step("data-use agreement version %d drafted by the operator and signed by %s (digest %.16s…): %s", b.Version, andList(demoParties()), b.Digest, b.State)
 	return nil
 }
 
-// demoDatasets are the datasets the demo's providers bring.
-var demoDatasets = []struct{ party, name, file string }{
+// demoDataset is a dataset a demo party registers, and the synthetic file
+// it uploads.
+type demoDataset struct{ party, name, file string }
+
+// demoDatasets are the datasets the demo's providers bring: the
+// operator's subscribers and the ad exposures of the advertiser's
+// campaigns on its channels, the bank's customers, and the advertiser's
+// shoppers (its loyalty programme's members) and their purchases of the
+// advertised products.
+var demoDatasets = []demoDataset{
 	{"operator", "subscribers", "operator_subscribers.csv"},
 	{"bank", "customers", "bank_customers.csv"},
+	{"advertiser", "shoppers", "advertiser_shoppers.csv"},
 	{"operator", "exposures", "ad_exposures.csv"},
-	{"bank", "conversions", "conversions.csv"},
+	{"advertiser", "conversions", "conversions.csv"},
 }
 
 func demoUserOf(party string) demoUser {
@@ -513,10 +563,15 @@ func printDemoSummary(out io.Writer, s *demoSession) {
 	fmt.Fprintf(out, "  bin/cleanroom audit export --room %s --bundle regulator.tar.gz --state bank-audit && bin/cleanroom audit verify regulator.tar.gz\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom incident list --room %s\n", s.Room)
 	bankAgent := filepath.Join(filepath.Dir(s.SynthDir), "parties", "bank", "agent")
-	for _, t := range []string{"joint-credit-risk", "mortgage-lookalike"} {
+	for _, t := range []string{"joint-credit-risk-scoring", "mortgage-lookalike"} {
 		if id := s.Queries[t]; id != "" {
 			fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s   # %s\n", id, s.Room, bankAgent, t)
 		}
+	}
+	if id := s.Queries["joint-credit-risk-scoring"]; id != "" {
+		bankKeys := filepath.Join(filepath.Dir(s.SynthDir), "parties", "bank", "keys")
+		fmt.Fprintf(out, "  bin/cleanroom score %s --room %s --keys %s --id +79990000001 \\\n", id, s.Room, bankKeys)
+		fmt.Fprintf(out, "      --feature customers.balance=120000 --feature customers.monthly_spend=30000   # online scoring\n")
 	}
 	fmt.Fprintf(out, "\nAs the operator's analyst (receiver of the query results):\n\n")
 	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # operator/olivia\n", s.Users["operator/olivia"])
@@ -524,11 +579,15 @@ func printDemoSummary(out io.Writer, s *demoSession) {
 	fmt.Fprintf(out, "  bin/cleanroom template library\n")
 	agentState := filepath.Join(filepath.Dir(s.SynthDir), "parties", "operator", "agent")
 	fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s\n", s.Query, s.Room, agentState)
-	if id := s.Queries["campaign-lift"]; id != "" {
-		fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s   # campaign-lift\n", id, s.Room, agentState)
-	}
 	fmt.Fprintf(out, "  bin/cleanroom query explain spend-by-tier --room %s\n", s.Room)
 	fmt.Fprintf(out, "  bin/cleanroom query run spend-by-tier --room %s --agent-state %s\n", s.Room, agentState)
+	fmt.Fprintf(out, "\nAs the advertiser's analyst (its campaigns on the operator's channels):\n\n")
+	fmt.Fprintf(out, "  export CLEANROOM_TOKEN=%s   # advertiser/ada\n", s.Users["advertiser/ada"])
+	fmt.Fprintf(out, "  bin/cleanroom match report %s --room %s\n", s.Match, s.Room)
+	if id := s.Queries["campaign-lift"]; id != "" {
+		advertiserAgent := filepath.Join(filepath.Dir(s.SynthDir), "parties", "advertiser", "agent")
+		fmt.Fprintf(out, "  bin/cleanroom query result %s --room %s --agent-state %s   # campaign-lift\n", id, s.Room, advertiserAgent)
+	}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -537,16 +596,18 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "demo [--data DIR] [--addr HOST:PORT]",
-		Short: "Set up a demo room with an operator and a bank on synthetic data, and serve it",
+		Short: "Set up a demo room with an operator, a bank and an advertiser on synthetic data, and serve it",
 		Long: `Demo initialises a data directory (or reuses it), starts the room server,
-registers an operator and a bank with keys of their own, creates a room hosted
-by a neutral processor, has each party sign its user's roles, mints their
-tokens, has both parties sign the room's data-use agreement, generates
-synthetic data with its true overlap and planted effects, uploads and
-matches it, runs the template library's use cases, and serves the room
-until Ctrl-C. The tokens are written to DIR/demo-session.json (mode 0600).
-With --once it exits after the scenario; with --once --json it prints a
-summary for scripts instead of the steps (which go to stderr).`,
+registers an operator, a bank and an advertiser with keys of their own,
+creates a room hosted by a neutral processor, has each party sign its user's
+roles, mints their tokens, has every party sign the room's data-use
+agreement, generates synthetic data with its true overlap and planted
+effects, has each party upload its datasets and its agent re-blind its
+peers' tokens for matching, runs the template library's use cases, and
+serves the room until Ctrl-C. The tokens are written to
+DIR/demo-session.json (mode 0600). With --once it exits after the scenario;
+with --once --json it prints a summary for scripts instead of the steps
+(which go to stderr).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(g.stderr, "text", logLevel)
@@ -573,13 +634,14 @@ summary for scripts instead of the steps (which go to stderr).`,
 	f.BoolVar(&cfg.NoServe, "no-serve", false, "set up the room, print the summary and exit")
 	f.BoolVar(&once, "once", false, "run the scenario and exit (with --json: print a summary for scripts)")
 	f.IntVar(&cfg.Subscribers, "subscribers", 100000, "operator subscribers to generate")
-	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate")
+	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate, and as many shoppers of the advertiser")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn or error")
 	return cmd
 }
 
 // demoSynth generates the demo's synthetic data once; a later run reuses
-// it when the sizes are the same.
+// it when the sizes are the same and every dataset's file is there (an
+// earlier version wrote fewer).
 func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string, ...any)) error {
 	sc := synth.DefaultConfig()
 	sc.Subscribers, sc.Customers = cfg.Subscribers, cfg.Customers
@@ -591,9 +653,13 @@ func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string
 	}
 	if raw, err := os.ReadFile(filepath.Join(dir, "truth.json")); err == nil {
 		var old synth.Truth
-		if json.Unmarshal(raw, &old) == nil && old.Config == sc {
-			step("synthetic data in %s (reused): %d subscribers, %d customers, %d in both",
-				dir, old.Rows.OperatorSubscribers, old.Rows.BankCustomers, old.Overlap.Persons)
+		complete := !slices.ContainsFunc(demoDatasets, func(d demoDataset) bool {
+			_, err := os.Stat(filepath.Join(dir, d.file))
+			return err != nil
+		})
+		if json.Unmarshal(raw, &old) == nil && old.Config == sc && complete {
+			step("synthetic data in %s (reused): %d subscribers; %d bank customers, %d of them subscribers; %d shoppers of the advertiser, %d of them subscribers",
+				dir, old.Rows.OperatorSubscribers, old.Rows.BankCustomers, old.Overlap.Persons, old.Rows.AdvertiserShoppers, old.ShopperOverlap.Persons)
 			return nil
 		}
 	}
@@ -601,8 +667,10 @@ func demoSynth(ctx context.Context, cfg DemoConfig, dir string, step func(string
 	if err != nil {
 		return err
 	}
-	step("synthetic data in %s: %d subscribers, %d customers, %d in both (%d matchable after normalisation)",
-		dir, truth.Rows.OperatorSubscribers, truth.Rows.BankCustomers, truth.Overlap.Persons, truth.Overlap.MatchablePersons)
+	step("synthetic data in %s: %d subscribers; %d bank customers, %d of them subscribers (%d matchable after normalisation); "+
+		"%d shoppers of the advertiser, %d of them subscribers (%d matchable)",
+		dir, truth.Rows.OperatorSubscribers, truth.Rows.BankCustomers, truth.Overlap.Persons, truth.Overlap.MatchablePersons,
+		truth.Rows.AdvertiserShoppers, truth.ShopperOverlap.Persons, truth.ShopperOverlap.MatchablePersons)
 	return nil
 }
 

@@ -14,7 +14,9 @@ import (
 // DemoSummary is what `cleanroom demo --once --json` prints: the shape
 // scripts rely on (more fields may come; none is renamed).
 type DemoSummary struct {
-	Match struct {
+	// Parties are the room's parties, as the demo registered them.
+	Parties []string `json:"parties"`
+	Match   struct {
 		Parties           map[string]DemoMatch `json:"parties"`
 		GroundTruthRecall float64              `json:"ground_truth_recall"`
 	} `json:"match"`
@@ -39,6 +41,9 @@ type DemoSummary struct {
 			Released    bool    `json:"released"`
 			AUCJoint    float64 `json:"auc_joint"`
 			AUCBankOnly float64 `json:"auc_bank_only"`
+			// Scores are the applicants the bank scored online under the
+			// kept joint model: a subscriber, then someone who is not.
+			Scores []DemoScore `json:"scores"`
 		} `json:"risk_model"`
 	} `json:"use_cases"`
 	Budget struct {
@@ -52,21 +57,38 @@ type DemoSummary struct {
 	} `json:"audit"`
 }
 
-// DemoMatch is one party's view of the subscribers × customers match.
+// DemoScore is one online score the demo asked for.
+type DemoScore struct {
+	Subscriber bool    `json:"subscriber"`
+	Score      float64 `json:"score"`
+	Bin        string  `json:"bin"`
+}
+
+// DemoMatch is one party's view of the match of its population with a
+// peer's: the operator's subscribers with the bank's customers, the
+// bank's customers and the advertiser's shoppers with the operator's
+// subscribers.
 type DemoMatch struct {
 	Rows      int     `json:"rows"`
 	Matched   int64   `json:"matched"`
 	MatchRate float64 `json:"match_rate"`
 }
 
-// demoSummaryOf gathers the summary of a demo run: the match report as
-// each party sees it, the use cases' releases as their receivers opened
-// them, and the room's audit log verified against a checkpoint the
-// operator keeps.
+// demoMatchPairs are, per party, its population dataset and the peer
+// dataset its DemoMatch is the match with.
+var demoMatchPairs = map[string][2]string{
+	"operator":   {"subscribers", "customers"},
+	"bank":       {"customers", "subscribers"},
+	"advertiser": {"shoppers", "subscribers"},
+}
+
+// demoSummaryOf gathers the summary of a demo run: the parties, the match
+// report as each party sees it, the use cases' releases as their
+// receivers opened them, and the room's audit log verified against a
+// checkpoint the operator keeps.
 func demoSummaryOf(ctx context.Context, cfg DemoConfig, admin *client.Client, session *demoSession) (*DemoSummary, error) {
-	s := &DemoSummary{}
+	s := &DemoSummary{Parties: demoParties()}
 	s.Match.Parties = map[string]DemoMatch{}
-	own := map[string]string{"operator": "subscribers", "bank": "customers"}
 	for _, u := range demoUsers {
 		c := admin.WithToken(session.Users[u.party+"/"+u.user])
 		run, err := c.ShowMatch(ctx, demoRoom, session.Match)
@@ -75,14 +97,15 @@ func demoSummaryOf(ctx context.Context, cfg DemoConfig, admin *client.Client, se
 		}
 		var m DemoMatch
 		if run.Report != nil {
+			own, peer := demoMatchPairs[u.party][0], demoMatchPairs[u.party][1]
 			for _, d := range run.Report.Datasets {
-				if d.Dataset == own[u.party] {
+				if d.Dataset == own {
 					m.Rows = d.Rows
 				}
 			}
 			for _, p := range run.Report.Pairs {
-				if (p.Datasets[0] == "customers" && p.Datasets[1] == "subscribers") || (p.Datasets[0] == "subscribers" && p.Datasets[1] == "customers") {
-					m.Matched, m.MatchRate = p.Matched, p.MatchRate[own[u.party]]
+				if (p.Datasets[0] == own && p.Datasets[1] == peer) || (p.Datasets[0] == peer && p.Datasets[1] == own) {
+					m.Matched, m.MatchRate = p.Matched, p.MatchRate[own]
 				}
 			}
 		}
@@ -110,7 +133,16 @@ func demoSummaryOf(ctx context.Context, cfg DemoConfig, admin *client.Client, se
 			s.UseCases.Lookalike.AUC = r.Models[0].Evaluation.AUC
 		}
 	}
-	if r := rel["joint-credit-risk"]; r != nil {
+	r := rel["joint-credit-risk"]
+	if r == nil {
+		// The demo runs the variant that keeps the model for scoring.
+		r = rel["joint-credit-risk-scoring"]
+	}
+	s.UseCases.RiskModel.Scores = []DemoScore{}
+	for _, sc := range session.scores {
+		s.UseCases.RiskModel.Scores = append(s.UseCases.RiskModel.Scores, DemoScore{Subscriber: sc.Subscriber, Score: sc.Score.Score, Bin: sc.Score.Bin})
+	}
+	if r != nil {
 		s.UseCases.RiskModel.Released = true
 		for _, m := range r.Models {
 			switch m.Name {

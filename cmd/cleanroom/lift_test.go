@@ -20,13 +20,15 @@ import (
 // synthetic data with a planted lift and default risk that depends on
 // operator features only, then reads the releases.
 //
-// Attribution: reading the campaign-lift release as the operator, every campaign's lift must lie within 1.5 times its
-// stated 95 % interval of the lift realised among all the people in both
-// datasets, and be clearly positive. The data are fixed (seed 1), so only
-// the DP noise varies between runs: the estimate differs from the realised
-// lift by the people matching misses (at most 0.008 here) plus noise of
-// standard deviation about 0.0045, against a tolerance of about 0.028 —
-// a false failure needs a 4.5σ draw, about 10⁻⁵ per run.
+// Attribution: reading the campaign-lift release as the advertiser, every
+// campaign's lift must lie within twice its stated 95 % interval of the lift
+// realised among all the advertiser's shoppers who are subscribers, and be
+// clearly positive. The data are fixed (seed 1), so only the DP noise
+// varies between runs. The room links about half of the shoppers a
+// campaign reached — a random half as far as exposure and purchase go — so
+// the estimate's error is that half's sampling error plus the noise, both
+// of which the interval states: missing by twice the interval is a 3.9σ
+// event, about 10⁻⁴ per campaign and run.
 func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole scenario on 60,000 subscribers")
@@ -50,7 +52,8 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	if !u.SegmentSizing.Released || !u.Attribution.Released || !u.Lookalike.Released || !u.RiskModel.Released ||
 		u.RiskModel.AUCJoint <= u.RiskModel.AUCBankOnly || u.Attribution.Lift <= 0 || u.Lookalike.ReachCurvePoints == 0 ||
 		!sum.Audit.Verified || sum.Audit.Entries == 0 || sum.Budget.RhoSpent <= 0 ||
-		sum.Match.Parties["operator"].Rows != sc.Subscribers || sum.Match.GroundTruthRecall < 0.8 || sum.Match.GroundTruthRecall > 1.05 {
+		sum.Match.Parties["operator"].Rows != sc.Subscribers || sum.Match.Parties["advertiser"].Rows != sc.Customers ||
+		sum.Match.GroundTruthRecall < 0.8 || sum.Match.GroundTruthRecall > 1.05 {
 		t.Errorf("summary: %s", summary.String())
 	}
 	var session demoSession
@@ -66,7 +69,7 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 		t.Fatalf("the demo ran no campaign-lift:\n%s", out)
 	}
 
-	// Serve the room again and read the release as the operator.
+	// Serve the room again and read the release as the advertiser.
 	m := NewMain(ServeConfig{DataDir: dir, Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -77,13 +80,13 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	olivia := client.New(m.URL(), session.Users["operator/olivia"], tc)
-	q, err := olivia.ShowQuery(ctx, demoRoom, id)
+	ada := client.New(m.URL(), session.Users["advertiser/ada"], tc)
+	q, err := ada.ShowQuery(ctx, demoRoom, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := olivia.ServerInfo(ctx)
-	plain, _, err := agent.OpenRelease(filepath.Join(dir, "parties", "operator", "agent"), info.ServerID, demoRoom, id, "operator", q.Sealed)
+	info, _ := ada.ServerInfo(ctx)
+	plain, _, err := agent.OpenRelease(filepath.Join(dir, "parties", "advertiser", "agent"), info.ServerID, demoRoom, id, "advertiser", q.Sealed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +113,7 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	for _, l := range rel.Lift {
 		want := realised[l.Campaign]
 		t.Logf("%s: lift %.4f ± %.4f, realised %.4f, planted %.2f", l.Campaign, l.Lift, l.Interval95, want, sc.Lift)
-		if math.Abs(l.Lift-want) > 1.5*l.Interval95 {
+		if math.Abs(l.Lift-want) > 2*l.Interval95 {
 			t.Errorf("%s: lift %.4f ± %.4f misses the realised %.4f", l.Campaign, l.Lift, l.Interval95, want)
 		}
 		if l.Lift-l.Interval95 <= 0 {
@@ -133,7 +136,7 @@ func TestUseCasesRecoverPlantedEffects(t *testing.T) {
 	// joint AUC stays within 0.63 ± 0.01 and the bank-only one within
 	// 0.51 ± 0.01; the thresholds (0.56, and a gap of 0.04) sit several
 	// times that spread away.
-	id = session.Queries["joint-credit-risk"]
+	id = session.Queries["joint-credit-risk-scoring"]
 	ben := client.New(m.URL(), session.Users["bank/ben"], tc)
 	q, err = ben.ShowQuery(ctx, demoRoom, id)
 	if err != nil {

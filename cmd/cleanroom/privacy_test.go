@@ -105,7 +105,8 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 	}
 	keys := map[string]*keyfile.PartyKeys{}
 	users := map[string]*client.Client{}
-	for _, party := range []string{"operator", "bank"} {
+	signers := map[string]signer{}
+	for _, party := range demoParties() {
 		k, err := keyfile.CreateParty(filepath.Join(t.TempDir(), party))
 		if err != nil {
 			t.Fatal(err)
@@ -131,8 +132,9 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 			t.Fatal(err)
 		}
 		users[party] = admin.WithToken(tok.Secret)
+		signers[party] = signer{users[party], k}
 	}
-	agree(t, ctx, info.ServerID, "r", "neutral", map[string]signer{"operator": {users["operator"], keys["operator"]}, "bank": {users["bank"], keys["bank"]}})
+	agree(t, ctx, info.ServerID, "r", "neutral", signers)
 	for _, d := range demoDatasets {
 		schema, _ := demoSchemas.ReadFile("demodata/" + d.name + ".schema.json")
 		if _, err := users[d.party].CreateDataset(ctx, "r", d.name, schema); err != nil {
@@ -146,7 +148,7 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, party := range []string{"operator", "bank"} {
+	for _, party := range demoParties() {
 		a, err := agent.New(ctx, users[party], "r", keys[party], filepath.Join(t.TempDir(), party+"-agent"), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +175,7 @@ func TestRoomSeesNoIdentifier(t *testing.T) {
 		t.Fatalf("recorded only %d bytes: the recording does not see the uploads", rec.data.Len())
 	}
 	needles := identifierForms(t, filepath.Join(data, "operator_subscribers.csv"), filepath.Join(data, "bank_customers.csv"),
-		filepath.Join(data, "ad_exposures.csv"), filepath.Join(data, "conversions.csv"))
+		filepath.Join(data, "advertiser_shoppers.csv"), filepath.Join(data, "ad_exposures.csv"), filepath.Join(data, "conversions.csv"))
 	if len(needles) < 1000 {
 		t.Fatalf("only %d identifier forms to look for", len(needles))
 	}

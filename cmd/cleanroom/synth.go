@@ -31,9 +31,10 @@ func newSynthCmd(g *globals) *cobra.Command {
 	var out, format string
 	cmd := &cobra.Command{
 		Use:   "synth --out DIR [flags]",
-		Short: "Generate deterministic synthetic operator and bank data with its true overlap",
+		Short: "Generate deterministic synthetic operator, bank and advertiser data with its true overlap",
 		Long: `Synth writes realistic synthetic data for trying a room end to end: a telecom
-operator's subscribers and ad exposures, a bank's customers and conversions.
+operator's subscribers and the ad exposures of an advertiser's campaigns on its
+channels, a bank's customers, and the advertiser's shoppers and conversions.
 Identifiers are written the messy ways real systems write them (phones in many
 formats, emails in random case with gmail dots and +tags, device IDs with or
 without braces), with a share of typos, junk values and missing values; the
@@ -79,18 +80,18 @@ The same --seed and flags give byte-identical files.`,
 	f.StringVar(&out, "out", "", "write the data to `DIR` (required; created if missing)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed `N`: the same seed and flags give the same files")
 	f.IntVar(&cfg.Subscribers, "subscribers", cfg.Subscribers, "`N` operator subscribers")
-	f.IntVar(&cfg.Customers, "customers", cfg.Customers, "`N` bank customers")
-	f.Float64Var(&cfg.Overlap, "overlap", cfg.Overlap, "fraction of bank customers who are also operator subscribers")
+	f.IntVar(&cfg.Customers, "customers", cfg.Customers, "`N` bank customers, and as many shoppers of the advertiser")
+	f.Float64Var(&cfg.Overlap, "overlap", cfg.Overlap, "fraction of bank customers, and of shoppers, who are also operator subscribers")
 	f.Float64Var(&cfg.ExposuresPerSubscriber, "exposures-per-subscriber", cfg.ExposuresPerSubscriber, "mean ad exposures of a subscriber a campaign reaches")
-	f.IntVar(&cfg.Campaigns, "campaigns", cfg.Campaigns, "number of ad campaigns (campaign i promotes mortgage, credit_card, deposit, personal_loan in turn)")
+	f.IntVar(&cfg.Campaigns, "campaigns", cfg.Campaigns, "number of ad campaigns (campaign i promotes smartphone, laptop, headphones, smartwatch in turn)")
 	f.StringVar(&format, "format", string(cfg.Format), "file `format`: csv, parquet or both")
 	f.StringVar(&cfg.Country, "country", cfg.Country, "ISO 3166 `region` whose mobile numbers the phones are")
 	f.Float64Var(&cfg.TypoRate, "typo-rate", cfg.TypoRate, "share of identifiers corrupted so they no longer match")
 	f.Float64Var(&cfg.JunkRate, "junk-rate", cfg.JunkRate, "share of identifiers replaced by junk such as n/a or test@test.com")
 	f.Float64Var(&cfg.Reach, "reach", cfg.Reach, "share of subscribers each campaign reaches")
 	f.Float64Var(&cfg.HoldoutShare, "holdout", cfg.HoldoutShare, "share of reached subscribers held out of each campaign")
-	f.Float64Var(&cfg.BaseConversionRate, "conversion-rate", cfg.BaseConversionRate, "probability of converting to a campaign's product without exposure")
-	f.Float64Var(&cfg.Lift, "lift", cfg.Lift, "planted absolute increase of the conversion rate for exposed customers")
+	f.Float64Var(&cfg.BaseConversionRate, "conversion-rate", cfg.BaseConversionRate, "probability that a shopper buys a campaign's product without exposure")
+	f.Float64Var(&cfg.Lift, "lift", cfg.Lift, "planted absolute increase of the conversion rate for exposed shoppers")
 	return cmd
 }
 
@@ -112,7 +113,7 @@ func synthHint(err error, cfg synth.Config) []string {
 // it is a terminal and the run is large, and a function to end the bar.
 func synthProgress(stderr io.Writer, cfg synth.Config) (func(done, total int), func()) {
 	f, ok := stderr.(*os.File)
-	work := cfg.Subscribers*(1+cfg.Campaigns) + cfg.Customers
+	work := cfg.Subscribers*(1+cfg.Campaigns) + 2*cfg.Customers
 	if !ok || !term.IsTerminal(int(f.Fd())) || work < synthProgressMin {
 		return nil, func() {}
 	}

@@ -590,7 +590,11 @@ func statusOf(code string) int {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := cleanroom.ErrorCode(err)
-	if code == cleanroom.EInternal {
+	if code == cleanroom.EInternal && r.Context().Err() != nil {
+		// The client went away or the server is shutting down (a long
+		// poll, typically): nothing failed.
+		s.log.DebugContext(r.Context(), "request cancelled", "method", r.Method, "path", r.URL.Path, "request_id", requestID(r), "err", err)
+	} else if code == cleanroom.EInternal {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", requestID(r), "err", err)
 	}

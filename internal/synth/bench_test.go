@@ -10,13 +10,13 @@ import (
 	"testing"
 )
 
-// BenchmarkGenerate generates the default shape of data (customers half
-// the subscribers, four campaigns) at several sizes into a temporary
+// BenchmarkGenerate generates the default shape of data (customers, and
+// shoppers, half the subscribers, four campaigns) at several sizes into a temporary
 // directory. Run it with
 //
 //	go test -run '^$' -bench Generate -benchtime 1x ./internal/synth/
 //
-// It reports rows written per second (all four datasets), megabytes
+// It reports rows written per second (all five datasets), megabytes
 // written, and the process's peak resident memory during the run
 // (VmHWM, reset before each size; Linux only).
 func BenchmarkGenerate(b *testing.B) {
@@ -44,7 +44,7 @@ func BenchmarkGenerate(b *testing.B) {
 					b.Fatal(err)
 				}
 				r := truth.Rows
-				rows += int64(r.OperatorSubscribers + r.BankCustomers + r.AdExposures + r.Conversions)
+				rows += int64(r.OperatorSubscribers + r.BankCustomers + r.AdvertiserShoppers + r.AdExposures + r.Conversions)
 				bytes += dirSize(b, dir)
 				b.StopTimer()
 				os.RemoveAll(dir)

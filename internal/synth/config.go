@@ -40,20 +40,23 @@ type Config struct {
 	// Subscribers is the number of operator subscribers, 0 to MaxRows.
 	// Default 100000.
 	Subscribers int `json:"subscribers"`
-	// Customers is the number of bank customers, 0 to MaxRows. Default 50000.
+	// Customers is the number of bank customers, and of the advertiser's
+	// customers (its shoppers), 0 to MaxRows. Default 50000.
 	Customers int `json:"customers"`
-	// Overlap is the fraction of bank customers who are also operator
-	// subscribers, in [0, 1]; Overlap·Customers, rounded, must not exceed
-	// Subscribers. Default 0.6.
+	// Overlap is the fraction of bank customers, and of shoppers, who are
+	// also operator subscribers, in [0, 1]; Overlap·Customers, rounded,
+	// must not exceed Subscribers. Which subscribers they are is drawn
+	// independently for the bank and the advertiser, so some persons are
+	// in all three datasets. Default 0.6.
 	Overlap float64 `json:"overlap"`
 	// ExposuresPerSubscriber is the mean number of ad exposures of a
 	// subscriber reached by a campaign, 1 to MaxExposuresPerSubscriber.
 	// Default 3.
 	ExposuresPerSubscriber float64 `json:"exposures_per_subscriber"`
-	// Campaigns is the number of ad campaigns, 0 to MaxCampaigns. Campaign i
-	// promotes products[i mod 4] (mortgage, credit_card, deposit,
-	// personal_loan); four campaigns run at a time, in five-week waves.
-	// Default 4.
+	// Campaigns is the number of the advertiser's ad campaigns, 0 to
+	// MaxCampaigns. Campaign i promotes its product i mod 4 (smartphone,
+	// laptop, headphones, smartwatch); four campaigns run at a time, in
+	// five-week waves. Default 4.
 	Campaigns int `json:"campaigns"`
 	// Format is the file format of the datasets. Default FormatCSV.
 	Format Format `json:"format"`
@@ -72,12 +75,12 @@ type Config struct {
 	// HoldoutShare is the share of reached subscribers held out of each
 	// campaign, in [0, 1]. Default 0.1.
 	HoldoutShare float64 `json:"holdout_share"`
-	// BaseConversionRate is the probability that a bank customer converts
-	// to a campaign's product in its window without being exposed, in
+	// BaseConversionRate is the probability that a shopper converts to
+	// (buys) a campaign's product in its window without being exposed, in
 	// [0, 1]. Default 0.03.
 	BaseConversionRate float64 `json:"base_conversion_rate"`
 	// Lift is the planted absolute increase of that probability for exposed
-	// (reached, not held out) customers, in [0, 1-BaseConversionRate].
+	// (reached, not held out) shoppers, in [0, 1-BaseConversionRate].
 	// Default 0.02.
 	Lift float64 `json:"lift"`
 }
@@ -103,7 +106,8 @@ func DefaultConfig() Config {
 }
 
 // OverlapPersons is the number of persons who are both subscribers and
-// customers: Overlap·Customers, rounded to the nearest integer.
+// bank customers, and the number who are both subscribers and shoppers:
+// Overlap·Customers, rounded to the nearest integer.
 func (c Config) OverlapPersons() int {
 	return int(math.Round(c.Overlap * float64(c.Customers)))
 }

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -10,26 +9,21 @@ import (
 	"strings"
 )
 
-// customerPass writes bank_customers, truth_pairs.csv and conversions, and
-// fills the bank's identifier counts, the overlap and the planted effects
-// of truth.
-func (g *generator) customerPass(ctx context.Context, t *table[customerRow, *customerRow], convs *table[conversionRow, *conversionRow], pairsFile *os.File, truth *Truth) error {
+// customerPass writes bank_customers and truth_pairs.csv, and fills the
+// bank's identifier counts, the overlap and the look-alike and credit-risk
+// effects of truth.
+func (g *generator) customerPass(ctx context.Context, t *table[customerRow, *customerRow], pairsFile *os.File, truth *Truth) error {
 	w := &customerWriter{
 		g:      g,
 		ids:    newStream(),
 		typo:   newStream(),
 		attrs:  newStream(),
 		aux:    newStream(),
-		exp:    newStream(),
 		counts: &truth.Identifiers.BankCustomers,
 		ov:     &truth.Overlap,
-		lift:   make([]CampaignLift, len(g.campaigns)),
 		look:   slices.Clone(lookAlikes),
 		risk:   []RiskCell{{false, false, 0, 0}, {false, true, 0, 0}, {true, false, 0, 0}, {true, true, 0, 0}},
 		pairs:  bufio.NewWriterSize(pairsFile, 64*1024),
-	}
-	for c := range g.campaigns {
-		w.lift[c].Campaign = g.campaigns[c].name
 	}
 	if _, err := w.pairs.WriteString("subscriber_id,customer_id,matching_classes,phone_status,email_status\n"); err != nil {
 		return fmt.Errorf("write %s: %w", truthPairsFile, err)
@@ -54,74 +48,50 @@ func (g *generator) customerPass(ctx context.Context, t *table[customerRow, *cus
 	if err := w.pairs.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", truthPairsFile, err)
 	}
-	if err := w.writeConversions(convs); err != nil {
-		return err
-	}
-
-	ov := w.ov
-	ov.UnmatchablePersons = ov.Persons - ov.MatchablePersons
-	if g.nCust > 0 {
-		ov.ShareOfCustomers = float64(ov.Persons) / float64(g.nCust)
-	}
-	if g.nSub > 0 {
-		ov.ShareOfSubscribers = float64(ov.Persons) / float64(g.nSub)
-	}
-	truth.Effects = Effects{
-		Lift: LiftEffect{
-			Reach:        g.cfg.Reach,
-			HoldoutShare: g.cfg.HoldoutShare,
-			BaseRate:     g.cfg.BaseConversionRate,
-			ExposedRate:  g.cfg.BaseConversionRate + g.cfg.Lift,
-			AbsoluteLift: g.cfg.Lift,
-			Realised:     w.lift,
-		},
-		LookAlike:  w.look,
-		CreditRisk: creditRisk,
-	}
+	w.ov.finish(g.nSub, g.nCust)
+	truth.Effects.LookAlike = w.look
+	truth.Effects.CreditRisk = creditRisk
 	truth.Effects.CreditRisk.Realised = w.risk
 	return nil
+}
+
+// finish fills in the overlap's figures derived from its counts, with
+// nSub subscribers and nPartner rows of the partner's dataset.
+func (ov *Overlap) finish(nSub, nPartner int) {
+	ov.UnmatchablePersons = ov.Persons - ov.MatchablePersons
+	if nPartner > 0 {
+		ov.ShareOfCustomers = float64(ov.Persons) / float64(nPartner)
+	}
+	if nSub > 0 {
+		ov.ShareOfSubscribers = float64(ov.Persons) / float64(nSub)
+	}
 }
 
 // customerWriter makes one bank customer at a time; its fields describe
 // the current customer or add up over all of them.
 type customerWriter struct {
-	g                          *generator
-	ids, typo, attrs, aux, exp *stream
-	counts                     *IdentifierCounts
-	ov                         *Overlap
-	lift                       []CampaignLift
-	look                       []LookAlikeEffect
-	risk                       []RiskCell
-	pairs                      *bufio.Writer
-	pending                    []pendingConversion
+	g                     *generator
+	ids, typo, attrs, aux *stream
+	counts                *IdentifierCounts
+	ov                    *Overlap
+	look                  []LookAlikeEffect
+	risk                  []RiskCell
+	pairs                 *bufio.Writer
 
 	// The current customer.
-	k, p   int
-	f      features
-	row    customerRow
-	ps, es status
-	e      email  // the email as the bank holds it (valid or typo)
-	nsn    []byte // the person's true national number
-	held   [4]bool
+	p   int
+	f   features
+	row customerRow
+	contact
+	held [4]bool
 
-	buf, line []byte
-	times     []int64
-}
-
-// pendingConversion is a conversion waiting to be sorted by time.
-type pendingConversion struct {
-	at       int64
-	customer int32
-	product  int8
-	byEmail  bool
-	amount   float64
-	id       string
+	line []byte
 }
 
 // customer makes customer k into w.row.
 func (w *customerWriter) customer(k int) error {
 	g := w.g
-	w.k, w.p = k, int(g.custPerson[k])
+	w.p = int(g.custPerson[k])
 	w.ids.reset(g.cfg.Seed, tagBankIDs, uint64(w.p))
 	w.typo.reset(g.cfg.Seed, tagBankTypo, uint64(w.p))
 	w.attrs.reset(g.cfg.Seed, tagBankAttrs, uint64(w.p))
@@ -136,57 +106,78 @@ func (w *customerWriter) customer(k int) error {
 			return err
 		}
 	}
-	w.conversions()
 	return nil
 }
 
 // identifiers writes the phone and email the bank holds.
 func (w *customerWriter) identifiers() error {
-	g, ids := w.g, w.ids
-	// Which identifiers the bank holds at all.
+	if err := w.g.formContact(&w.contact, w.p, w.ids, w.typo, w.aux, bankPhoneOnly, bankEmailOnly, w.counts); err != nil {
+		return err
+	}
+	w.row.Phone, w.row.Email = w.phoneText, w.emailText
+	return nil
+}
+
+// contact is the phone and email a partner that collects them through
+// forms (the bank, the advertiser) holds for one person.
+type contact struct {
+	phoneText, emailText string // as written; empty when missing
+	ps, es               status
+	e                    email  // the email as the partner holds it (valid or typo)
+	nsn                  []byte // the person's true national number
+	buf                  []byte
+}
+
+// formContact draws person p's phone and email as a partner holds them,
+// the way forms collect them: only the phone with probability phoneOnly,
+// only the email with probability emailOnly, each with the configured
+// typo and junk rates; it counts their statuses.
+func (g *generator) formContact(c *contact, p int, ids, typo, aux *stream, phoneOnly, emailOnly float64, counts *IdentifierCounts) error {
+	// Which identifiers the partner holds at all.
 	phoneMissing, emailMissing := 0.0, 0.0
 	switch u := ids.Float64(); {
-	case u < bankPhoneOnly:
+	case u < phoneOnly:
 		emailMissing = 1
-	case u < bankPhoneOnly+bankEmailOnly:
+	case u < phoneOnly+emailOnly:
 		phoneMissing = 1
 	}
 
-	w.ps = g.drawStatus(ids, phoneMissing)
-	w.nsn = g.phones.personNSN(w.nsn[:0], w.p)
-	switch w.ps {
+	c.phoneText, c.emailText = "", ""
+	c.ps = g.drawStatus(ids, phoneMissing)
+	c.nsn = g.phones.personNSN(c.nsn[:0], p)
+	switch c.ps {
 	case statusValid:
-		w.buf = g.phones.bank.write(w.buf[:0], ids, w.nsn, g.phones.length)
-		w.row.Phone = string(w.buf)
+		c.buf = g.phones.bank.write(c.buf[:0], ids, c.nsn, g.phones.length)
+		c.phoneText = string(c.buf)
 	case statusTypo:
-		v, err := g.phoneTypo(w.typo, w.nsn, &g.phones.bank)
+		v, err := g.phoneTypo(typo, c.nsn, &g.phones.bank)
 		if err != nil {
 			return err
 		}
-		w.row.Phone = v
+		c.phoneText = v
 	case statusJunk:
-		w.row.Phone = g.junk.Phone[ids.IntN(len(g.junk.Phone))]
+		c.phoneText = g.junk.Phone[ids.IntN(len(g.junk.Phone))]
 	}
-	w.counts.Phone.add(w.ps)
+	counts.Phone.add(c.ps)
 
-	w.es = g.drawStatus(ids, emailMissing)
-	w.e = email{}
-	if w.es == statusValid || w.es == statusTypo {
-		w.e = g.personEmail(w.aux, w.p)
+	c.es = g.drawStatus(ids, emailMissing)
+	c.e = email{}
+	if c.es == statusValid || c.es == statusTypo {
+		c.e = g.personEmail(aux, p)
 	}
-	switch w.es {
+	switch c.es {
 	case statusValid:
-		w.row.Email = writeBankEmail(ids, w.e)
+		c.emailText = writeBankEmail(ids, c.e)
 	case statusTypo:
 		var err error
-		if w.e, err = g.emailTypo(w.typo, w.e); err != nil {
+		if c.e, err = g.emailTypo(typo, c.e); err != nil {
 			return err
 		}
-		w.row.Email = writeBankEmail(ids, w.e)
+		c.emailText = writeBankEmail(ids, c.e)
 	case statusJunk:
-		w.row.Email = g.junk.Email[ids.IntN(len(g.junk.Email))]
+		c.emailText = g.junk.Email[ids.IntN(len(g.junk.Email))]
 	}
-	w.counts.Email.add(w.es)
+	counts.Email.add(c.es)
 	return nil
 }
 
@@ -242,33 +233,8 @@ func (w *customerWriter) lowARPU() bool { return w.f.arpu < creditRisk.LowARPUTh
 // recordPair writes the current customer's line of truth_pairs.csv and
 // counts the overlap and the realised effects.
 func (w *customerWriter) recordPair() error {
-	op := w.g.opStatus[w.p]
-	pc, ec := pairClass(status(op&3), w.ps), pairClass(status(op>>2&3), w.es)
-	ov := w.ov
-	ov.Persons++
-	ov.ByClass.Phone.add(pc)
-	ov.ByClass.Email.add(ec)
-	var classes []string
-	if pc == statusValid {
-		classes = append(classes, "phone")
-	}
-	if ec == statusValid {
-		classes = append(classes, "email")
-	}
-	if len(classes) > 0 {
-		ov.MatchablePersons++
-	}
-	w.line = append(w.line[:0], subscriberID(w.p)...)
-	w.line = append(w.line, ',')
-	w.line = append(w.line, w.row.CustomerID...)
-	w.line = append(w.line, ',')
-	w.line = append(w.line, strings.Join(classes, ";")...)
-	w.line = append(w.line, ',')
-	w.line = append(w.line, matchName(pc)...)
-	w.line = append(w.line, ',')
-	w.line = append(w.line, matchName(ec)...)
-	w.line = append(w.line, '\n')
-	if _, err := w.pairs.Write(w.line); err != nil {
+	var err error
+	if w.line, err = w.g.recordOverlap(w.ov, w.pairs, w.line, w.p, &w.contact, w.row.CustomerID); err != nil {
 		return fmt.Errorf("write %s: %w", truthPairsFile, err)
 	}
 
@@ -285,92 +251,38 @@ func (w *customerWriter) recordPair() error {
 	return nil
 }
 
-// conversions gives the current customer one chance per campaign to
-// convert to its product, raised for exposed persons, and queues the
-// conversions.
-func (w *customerWriter) conversions() {
-	g, a := w.g, w.attrs
-	overlapping := w.p < g.nSub
-	for c, cp := range g.campaigns {
-		reached, holdout := false, false
-		if overlapping {
-			reached, holdout, w.times = g.exposurePlan(w.exp, c, w.p, w.times[:0])
-		}
-		exposed := reached && !holdout
-		pr := g.cfg.BaseConversionRate
-		if exposed {
-			pr += g.cfg.Lift
-		}
-		converted := a.chance(pr)
-		if reached {
-			l := &w.lift[c]
-			if exposed {
-				l.ExposedPersons++
-				l.ExposedConverted += b2i(converted)
-			} else {
-				l.HoldoutPersons++
-				l.HoldoutConverted += b2i(converted)
-			}
-		}
-		if !converted {
-			continue
-		}
-		from := cp.start
-		if reached {
-			from = w.times[0]
-		}
-		pc := pendingConversion{
-			at:       from + a.Int64N(cp.conversionEnd-from)/1000*1000,
-			customer: int32(w.k),
-			product:  int8(cp.product),
-			amount:   conversionAmount(a, cp.product),
-		}
-		// The conversion names the customer by an identifier the bank
-		// holds, as the bank holds it.
-		switch {
-		case w.ps == statusMissing:
-			pc.byEmail = true
-		case w.es == statusMissing:
-			pc.byEmail = false
-		default:
-			pc.byEmail = a.chance(0.5)
-		}
-		switch {
-		case pc.byEmail && w.es == statusValid:
-			pc.id = writeBankEmail(a, w.e)
-		case pc.byEmail:
-			pc.id = w.row.Email
-		case w.ps == statusValid:
-			pc.id = string(g.phones.bank.write(w.buf[:0], a, w.nsn, g.phones.length))
-		default:
-			pc.id = w.row.Phone
-		}
-		w.pending = append(w.pending, pc)
+// recordOverlap counts person p, a subscriber whom a partner holds as c
+// under partnerID, in ov, and writes its line of a truth pairs file to
+// out: the subscriber's and the partner's IDs, the classes that match, and
+// each class's status. It returns line, a buffer to reuse.
+func (g *generator) recordOverlap(ov *Overlap, out *bufio.Writer, line []byte, p int, c *contact, partnerID string) ([]byte, error) {
+	op := g.opStatus[p]
+	pc, ec := pairClass(status(op&3), c.ps), pairClass(status(op>>2&3), c.es)
+	ov.Persons++
+	ov.ByClass.Phone.add(pc)
+	ov.ByClass.Email.add(ec)
+	var classes []string
+	if pc == statusValid {
+		classes = append(classes, "phone")
 	}
-}
-
-// writeConversions writes the queued conversions sorted by time.
-func (w *customerWriter) writeConversions(t *table[conversionRow, *conversionRow]) error {
-	slices.SortFunc(w.pending, func(a, b pendingConversion) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.customer, b.customer), cmp.Compare(a.product, b.product))
-	})
-	for i, pc := range w.pending {
-		r := conversionRow{
-			ConversionID: "V" + pad(i+1, 9),
-			Product:      products[pc.product],
-			ConvertedAt:  pc.at,
-			Amount:       pc.amount,
-		}
-		if pc.byEmail {
-			r.Email = pc.id
-		} else {
-			r.Phone = pc.id
-		}
-		if err := t.add(&r); err != nil {
-			return err
-		}
+	if ec == statusValid {
+		classes = append(classes, "email")
 	}
-	return t.close()
+	if len(classes) > 0 {
+		ov.MatchablePersons++
+	}
+	line = append(line[:0], subscriberID(p)...)
+	line = append(line, ',')
+	line = append(line, partnerID...)
+	line = append(line, ',')
+	line = append(line, strings.Join(classes, ";")...)
+	line = append(line, ',')
+	line = append(line, matchName(pc)...)
+	line = append(line, ',')
+	line = append(line, matchName(ec)...)
+	line = append(line, '\n')
+	_, err := out.Write(line)
+	return line, err
 }
 
 // pairClass combines the statuses of one identifier class on the two
@@ -423,11 +335,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// conversionAmount is the size of a new product: a mortgage's principal, a
-// credit card's first month of spending, a deposit, a loan.
-func conversionAmount(s *stream, product int) float64 {
-	mean := [4]float64{5_000_000, 25_000, 300_000, 250_000}[product]
-	return round2(s.lognormal(mean, 0.6))
 }

@@ -26,8 +26,9 @@ func TestSynthLiftVisible(t *testing.T) {
 	tr := f.truthFile
 	phones := f.phones
 
-	// Link the operator's and the bank's rows by their normalised
-	// identifiers, as a matcher would, and the parties by truth_pairs.csv.
+	// Link the operator's rows and the exposures, and the advertiser's
+	// rows and its conversions, by their normalised identifiers, as a
+	// matcher would, and the parties by truth_shopper_pairs.csv.
 	subByDevice, subByPhone := map[string]string{}, map[string]string{}
 	sid, sd, sp := f.subscribers.col(t, "subscriber_id"), f.subscribers.col(t, "device_id"), f.subscribers.col(t, "phone")
 	for _, rec := range f.subscribers.rows {
@@ -38,14 +39,14 @@ func TestSynthLiftVisible(t *testing.T) {
 			subByPhone[p] = rec[sid]
 		}
 	}
-	custByEmail, custByPhone := map[string]string{}, map[string]string{}
-	cid, ce, cp := f.customers.col(t, "customer_id"), f.customers.col(t, "email"), f.customers.col(t, "phone")
-	for _, rec := range f.customers.rows {
-		if e := testNormalizeEmail(rec[ce]); e != "" {
-			custByEmail[e] = rec[cid]
+	shopByEmail, shopByPhone := map[string]string{}, map[string]string{}
+	aid, ae, ap := f.shoppers.col(t, "shopper_id"), f.shoppers.col(t, "email"), f.shoppers.col(t, "phone")
+	for _, rec := range f.shoppers.rows {
+		if e := testNormalizeEmail(rec[ae]); e != "" {
+			shopByEmail[e] = rec[aid]
 		}
-		if p := phones.normalize(rec[cp]); p != "" {
-			custByPhone[p] = rec[cid]
+		if p := phones.normalize(rec[ap]); p != "" {
+			shopByPhone[p] = rec[aid]
 		}
 	}
 	for _, j := range tr.JunkValues.DeviceID {
@@ -53,14 +54,14 @@ func TestSynthLiftVisible(t *testing.T) {
 	}
 	for _, j := range tr.JunkValues.Phone {
 		delete(subByPhone, phones.normalize(j))
-		delete(custByPhone, phones.normalize(j))
+		delete(shopByPhone, phones.normalize(j))
 	}
 	for _, j := range tr.JunkValues.Email {
-		delete(custByEmail, testNormalizeEmail(j))
+		delete(shopByEmail, testNormalizeEmail(j))
 	}
-	custOf := map[string]string{}
-	for _, rec := range f.pairs.rows {
-		custOf[rec[0]] = rec[1]
+	shopperOf := map[string]string{}
+	for _, rec := range f.shopPairs.rows {
+		shopperOf[rec[0]] = rec[1]
 	}
 
 	campaigns := map[string]int{}
@@ -89,7 +90,7 @@ func TestSynthLiftVisible(t *testing.T) {
 		reached[c][sub] = holdout
 	}
 
-	// converted[campaign][customer]: a conversion to the campaign's product
+	// converted[campaign][shopper]: a conversion to the campaign's product
 	// in its window.
 	converted := make([]map[string]bool, len(tr.Campaigns))
 	for i := range converted {
@@ -97,16 +98,16 @@ func TestSynthLiftVisible(t *testing.T) {
 	}
 	vc, vp, vprod, vat := f.conversions.col(t, "email"), f.conversions.col(t, "phone"), f.conversions.col(t, "product"), f.conversions.col(t, "converted_at")
 	for _, rec := range f.conversions.rows {
-		cust, ok := custByEmail[testNormalizeEmail(rec[vc])]
+		shop, ok := shopByEmail[testNormalizeEmail(rec[vc])]
 		if rec[vp] != "" {
-			cust, ok = custByPhone[phones.normalize(rec[vp])]
+			shop, ok = shopByPhone[phones.normalize(rec[vp])]
 		}
 		if !ok {
 			continue
 		}
 		for i, c := range tr.Campaigns {
 			if c.Product == rec[vprod] && c.Start <= rec[vat] && rec[vat] < c.ConversionEnd {
-				converted[i][cust] = true
+				converted[i][shop] = true
 			}
 		}
 	}
@@ -114,12 +115,12 @@ func TestSynthLiftVisible(t *testing.T) {
 	var exposedN, exposedX, holdoutN, holdoutX int
 	for c := range tr.Campaigns {
 		for sub, holdout := range reached[c] {
-			cust, ok := custOf[sub]
+			shop, ok := shopperOf[sub]
 			if !ok {
 				continue
 			}
 			x := 0
-			if converted[c][cust] {
+			if converted[c][shop] {
 				x = 1
 			}
 			if holdout {

@@ -53,9 +53,11 @@ type fixture struct {
 	dir         string
 	subscribers *csvTable
 	customers   *csvTable
+	shoppers    *csvTable
 	exposures   *csvTable
 	conversions *csvTable
 	pairs       *csvTable
+	shopPairs   *csvTable
 	// phones normalises and caches; the tests that share it do not run
 	// in parallel.
 	phones *phoneNormalizer
@@ -87,9 +89,11 @@ func loadFixture(t *testing.T) *fixture {
 		}{
 			{"operator_subscribers.csv", &f.subscribers},
 			{"bank_customers.csv", &f.customers},
+			{"advertiser_shoppers.csv", &f.shoppers},
 			{"ad_exposures.csv", &f.exposures},
 			{"conversions.csv", &f.conversions},
 			{"truth_pairs.csv", &f.pairs},
+			{"truth_shopper_pairs.csv", &f.shopPairs},
 		} {
 			if *x.dst, fixtureErr = readCSV(filepath.Join(fixtureDir, x.name)); fixtureErr != nil {
 				return

@@ -39,11 +39,11 @@ const (
 // progressEvery is how many units of work pass between progress calls.
 const progressEvery = 8192
 
-// Generate writes the datasets, truth.json and truth_pairs.csv described in
-// the package documentation into dir, creating it if needed and replacing
-// files of the same names. Files are written under temporary names and
-// renamed when all are complete, so a failed or cancelled run leaves no
-// partial dataset.
+// Generate writes the datasets, truth.json, truth_pairs.csv and
+// truth_shopper_pairs.csv described in the package documentation into dir,
+// creating it if needed and replacing files of the same names. Files are
+// written under temporary names and renamed when all are complete, so a
+// failed or cancelled run leaves no partial dataset.
 //
 // progress, if not nil, is called now and then with the work done and the
 // total, in arbitrary units; calls come from more than one goroutine but
@@ -59,7 +59,7 @@ func Generate(ctx context.Context, cfg Config, dir string, progress func(done, t
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	g.progress = &progressMeter{fn: progress, total: cfg.Subscribers*(1+cfg.Campaigns) + cfg.Customers}
+	g.progress = &progressMeter{fn: progress, total: cfg.Subscribers*(1+cfg.Campaigns) + 2*cfg.Customers}
 	files := &fileSet{dir: dir}
 	truth, err := g.run(ctx, files)
 	if err != nil {
@@ -74,10 +74,10 @@ func Generate(ctx context.Context, cfg Config, dir string, progress func(done, t
 	return truth, nil
 }
 
-// generator holds what the passes share. The passes over subscribers and
-// customers run one after the other on one goroutine (typo values depend
-// on the typos before them); the exposure pass reads only immutable fields
-// and runs beside them.
+// generator holds what the passes share. The passes over subscribers,
+// customers and shoppers run one after the other on one goroutine (typo
+// values depend on the typos before them); the exposure pass reads only
+// immutable fields and runs beside them.
 type generator struct {
 	cfg      Config
 	locale   *locale
@@ -88,8 +88,10 @@ type generator struct {
 
 	nSub, nCust, nOverlap int
 	// custPerson maps each customer to a person: a subscriber index below
-	// nSub, or a bank-only person from nSub on.
-	custPerson []int32
+	// nSub, or a bank-only person from nSub on; shopPerson maps each
+	// shopper likewise, its advertiser-only persons numbered after the
+	// bank-only ones.
+	custPerson, shopPerson []int32
 	// opStatus holds, per subscriber, the status of the operator's phone
 	// (bits 0-1) and email (bits 2-3).
 	opStatus []uint8
@@ -99,7 +101,8 @@ type generator struct {
 	campaigns                           []campaign
 }
 
-// campaign is a campaign with its times in Unix milliseconds.
+// campaign is a campaign with its times in Unix milliseconds; product
+// indexes advertised.
 type campaign struct {
 	name                              string
 	product                           int
@@ -120,7 +123,7 @@ func newGenerator(cfg Config) (*generator, error) {
 	if cfg.Country == "RU" {
 		g.locale = &ruLocale
 	}
-	persons := g.nSub + g.nCust - g.nOverlap
+	persons := g.nSub + 2*(g.nCust-g.nOverlap)
 	var err error
 	g.phones, err = newPhonePlan(cfg.Country, persons, mix64(cfg.Seed^0x70686f6e65))
 	if err != nil {
@@ -134,10 +137,10 @@ func newGenerator(cfg Config) (*generator, error) {
 	g.pairPersons()
 	g.junkValues()
 	for c := range cfg.Campaigns {
-		start := campaignsBase.Add(time.Duration(c/len(products)) * campaignWave)
+		start := campaignsBase.Add(time.Duration(c/len(advertised)) * campaignWave)
 		g.campaigns = append(g.campaigns, campaign{
-			name:          fmt.Sprintf("c%02d-%s", c+1, products[c%len(products)]),
-			product:       c % len(products),
+			name:          fmt.Sprintf("c%02d-%s", c+1, advertised[c%len(advertised)]),
+			product:       c % len(advertised),
 			start:         start.UnixMilli(),
 			exposureEnd:   start.Add(exposureWindow).UnixMilli(),
 			conversionEnd: start.Add(campaignWave).UnixMilli(),
@@ -146,10 +149,18 @@ func newGenerator(cfg Config) (*generator, error) {
 	return g, nil
 }
 
-// pairPersons chooses which customers are which subscribers: a random set
-// of customers, each paired with a random distinct subscriber.
+// pairPersons chooses which customers, and which shoppers, are which
+// subscribers.
 func (g *generator) pairPersons() {
-	r := rand.New(rand.NewPCG(g.cfg.Seed, 0x6f7665726c6170))
+	next := int32(g.nSub)
+	g.custPerson = g.pair(rand.New(rand.NewPCG(g.cfg.Seed, 0x6f7665726c6170)), &next)
+	g.shopPerson = g.pair(rand.New(rand.NewPCG(g.cfg.Seed, 0x73686f70706572)), &next)
+}
+
+// pair maps each of a partner's nCust records to a person: a random set of
+// nOverlap records to random distinct subscribers, the others to persons
+// of their own, numbered from *next on.
+func (g *generator) pair(r *rand.Rand, next *int32) []int32 {
 	subs := make([]int32, g.nSub)
 	for i := range subs {
 		subs[i] = int32(i)
@@ -158,28 +169,28 @@ func (g *generator) pairPersons() {
 		j := i + r.IntN(g.nSub-i)
 		subs[i], subs[j] = subs[j], subs[i]
 	}
-	custs := make([]int32, g.nCust)
-	for i := range custs {
-		custs[i] = int32(i)
+	recs := make([]int32, g.nCust)
+	for i := range recs {
+		recs[i] = int32(i)
 	}
 	for i := range g.nOverlap {
 		j := i + r.IntN(g.nCust-i)
-		custs[i], custs[j] = custs[j], custs[i]
+		recs[i], recs[j] = recs[j], recs[i]
 	}
-	g.custPerson = make([]int32, g.nCust)
-	for i := range g.custPerson {
-		g.custPerson[i] = -1
+	person := make([]int32, g.nCust)
+	for i := range person {
+		person[i] = -1
 	}
 	for i := range g.nOverlap {
-		g.custPerson[custs[i]] = subs[i]
+		person[recs[i]] = subs[i]
 	}
-	next := int32(g.nSub)
-	for i, p := range g.custPerson {
+	for i, p := range person {
 		if p < 0 {
-			g.custPerson[i] = next
-			next++
+			person[i] = *next
+			*next++
 		}
 	}
+	return person
 }
 
 // junkValues fixes the junk identifiers. A junk phone that is someone's
@@ -276,6 +287,10 @@ func (g *generator) run(ctx context.Context, files *fileSet) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
+	shops, err := openTable[shopperRow](files, datasetShoppers, format, shopperHeader)
+	if err != nil {
+		return nil, err
+	}
 	exps, err := openTable[exposureRow](files, datasetExposures, format, exposureHeader)
 	if err != nil {
 		return nil, err
@@ -285,6 +300,10 @@ func (g *generator) run(ctx context.Context, files *fileSet) (*Truth, error) {
 		return nil, err
 	}
 	pairsFile, err := files.create(truthPairsFile)
+	if err != nil {
+		return nil, err
+	}
+	shopPairsFile, err := files.create(truthShopperPairs)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +317,7 @@ func (g *generator) run(ctx context.Context, files *fileSet) (*Truth, error) {
 	for _, c := range g.campaigns {
 		truth.Campaigns = append(truth.Campaigns, Campaign{
 			Name:          c.name,
-			Product:       products[c.product],
+			Product:       advertised[c.product],
 			Start:         time.UnixMilli(c.start).UTC().Format(time.RFC3339),
 			ExposureEnd:   time.UnixMilli(c.exposureEnd).UTC().Format(time.RFC3339),
 			ConversionEnd: time.UnixMilli(c.conversionEnd).UTC().Format(time.RFC3339),
@@ -317,7 +336,10 @@ func (g *generator) run(ctx context.Context, files *fileSet) (*Truth, error) {
 	}()
 	err = g.subscriberPass(ctx, subs, truth)
 	if err == nil {
-		err = g.customerPass(ctx, custs, convs, pairsFile, truth)
+		err = g.customerPass(ctx, custs, pairsFile, truth)
+	}
+	if err == nil {
+		err = g.shopperPass(ctx, shops, convs, shopPairsFile, truth)
 	}
 	if err != nil {
 		cancel()
@@ -333,14 +355,17 @@ func (g *generator) run(ctx context.Context, files *fileSet) (*Truth, error) {
 	truth.Rows = Rows{
 		OperatorSubscribers: subs.rows,
 		BankCustomers:       custs.rows,
+		AdvertiserShoppers:  shops.rows,
 		AdExposures:         exps.rows,
 		Conversions:         convs.rows,
 		TruthPairs:          truth.Overlap.Persons,
+		TruthShopperPairs:   truth.ShopperOverlap.Persons,
 	}
 	for _, t := range []struct {
 		name string
 		rows int
-	}{{datasetSubscribers, subs.rows}, {datasetCustomers, custs.rows}, {datasetExposures, exps.rows}, {datasetConversions, convs.rows}} {
+	}{{datasetSubscribers, subs.rows}, {datasetCustomers, custs.rows}, {datasetShoppers, shops.rows}, {datasetExposures, exps.rows},
+		{datasetConversions, convs.rows}} {
 		for _, ext := range g.extensions() {
 			truth.Files = append(truth.Files, File{Dataset: t.name, Name: t.name + ext, Rows: t.rows})
 		}
@@ -520,6 +545,7 @@ func (g *generator) exposurePass(ctx context.Context, t *table[exposureRow, *exp
 
 func subscriberID(p int) string { return "S" + pad(p+1, 9) }
 func customerID(k int) string   { return "C" + pad(k+1, 9) }
+func shopperID(k int) string    { return "A" + pad(k+1, 9) }
 
 // pad formats n in decimal with leading zeros to at least width digits.
 func pad(n, width int) string {

@@ -8,8 +8,14 @@ var (
 	products = []string{"mortgage", "credit_card", "deposit", "personal_loan"}
 	channels = []string{"in_app", "mobile_web", "push", "sms"}
 
+	// advertised are the advertiser's products its campaigns promote, and
+	// loyaltyTiers the tiers of its loyalty programme.
+	advertised   = []string{"smartphone", "laptop", "headphones", "smartwatch"}
+	loyaltyTiers = []string{"bronze", "silver", "gold"}
+
 	tierWeights    = []int{50, 35, 15}
 	channelWeights = []int{40, 25, 15, 20}
+	loyaltyWeights = []int{60, 30, 10}
 
 	// appCategories and their probabilities per tier (basic, standard,
 	// premium), in per mille.

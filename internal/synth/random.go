@@ -20,6 +20,13 @@ const (
 	tagExposure // + campaign index
 )
 
+// Stream tags of the advertiser's shoppers, after every campaign's.
+const (
+	tagShopperIDs = tagExposure + MaxCampaigns + iota
+	tagShopperTypo
+	tagShopperAttrs
+)
+
 // mix64 is the SplitMix64 finaliser: a bijection of uint64 that spreads
 // every input bit over the output.
 func mix64(x uint64) uint64 {

@@ -50,9 +50,9 @@ func TestSynthDeterministic(t *testing.T) {
 		return out
 	}
 	files := names(dirs[0])
-	want := []string{"ad_exposures.csv", "ad_exposures.parquet", "bank_customers.csv", "bank_customers.parquet",
-		"conversions.csv", "conversions.parquet", "operator_subscribers.csv", "operator_subscribers.parquet",
-		"truth.json", "truth_pairs.csv"}
+	want := []string{"ad_exposures.csv", "ad_exposures.parquet", "advertiser_shoppers.csv", "advertiser_shoppers.parquet",
+		"bank_customers.csv", "bank_customers.parquet", "conversions.csv", "conversions.parquet",
+		"operator_subscribers.csv", "operator_subscribers.parquet", "truth.json", "truth_pairs.csv", "truth_shopper_pairs.csv"}
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("files %v, want %v", files, want)
 	}
@@ -183,9 +183,11 @@ func TestSynthEmptyDatasets(t *testing.T) {
 	if truth.Rows != (Rows{}) {
 		t.Errorf("rows %+v, want none", truth.Rows)
 	}
-	pf, err := readCSV(filepath.Join(dir, "truth_pairs.csv"))
-	if err != nil || len(pf.rows) != 0 {
-		t.Errorf("truth_pairs.csv: %v, %d rows; want a header only", err, len(pf.rows))
+	for _, name := range []string{"truth_pairs.csv", "truth_shopper_pairs.csv"} {
+		pf, err := readCSV(filepath.Join(dir, name))
+		if err != nil || len(pf.rows) != 0 {
+			t.Errorf("%s: %v, %d rows; want a header only", name, err, len(pf.rows))
+		}
 	}
 	if _, err := parquet.ReadFile[subscriberRow](filepath.Join(dir, "operator_subscribers.parquet")); err != nil {
 		t.Errorf("empty parquet file: %v", err)
@@ -196,6 +198,7 @@ func TestSynthParquetMatchesCSV(t *testing.T) {
 	f := loadFixture(t)
 	compareParquet(t, f.dir, "operator_subscribers", f.subscribers, parseSubscriber)
 	compareParquet(t, f.dir, "bank_customers", f.customers, parseCustomer)
+	compareParquet(t, f.dir, "advertiser_shoppers", f.shoppers, parseShopper)
 	compareParquet(t, f.dir, "ad_exposures", f.exposures, parseExposure)
 	compareParquet(t, f.dir, "conversions", f.conversions, parseConversion)
 }
@@ -242,6 +245,13 @@ func parseCustomer(r []string) (customerRow, error) {
 	row.SpendEntertainment = parseFloat(r[8], &err)
 	row.MonthlySpend = parseFloat(r[9], &err)
 	row.DefaultFlag = parseBool(r[10], &err)
+	return row, err
+}
+
+func parseShopper(r []string) (shopperRow, error) {
+	var err error
+	row := shopperRow{ShopperID: r[0], Phone: r[1], Email: r[2], LoyaltyTier: r[3]}
+	row.MemberSince = parseDate(r[4], &err)
 	return row, err
 }
 

@@ -15,10 +15,12 @@ import (
 const (
 	datasetSubscribers = "operator_subscribers"
 	datasetCustomers   = "bank_customers"
+	datasetShoppers    = "advertiser_shoppers"
 	datasetExposures   = "ad_exposures"
 	datasetConversions = "conversions"
 	truthJSONFile      = "truth.json"
 	truthPairsFile     = "truth_pairs.csv"
+	truthShopperPairs  = "truth_shopper_pairs.csv"
 )
 
 // subscriberRow is a row of operator_subscribers. Empty identifiers are
@@ -83,6 +85,26 @@ func (r *customerRow) appendCSV(b []byte) []byte {
 	b = appendMoney(append(b, ','), r.SpendEntertainment)
 	b = appendMoney(append(b, ','), r.MonthlySpend)
 	b = strconv.AppendBool(append(b, ','), r.DefaultFlag)
+	return append(b, '\n')
+}
+
+// shopperRow is a row of advertiser_shoppers.
+type shopperRow struct {
+	ShopperID   string `parquet:"shopper_id"`
+	Phone       string `parquet:"phone,optional"`
+	Email       string `parquet:"email,optional"`
+	LoyaltyTier string `parquet:"loyalty_tier,dict"`
+	MemberSince int32  `parquet:"member_since,date"` // days since 1970-01-01
+}
+
+const shopperHeader = "shopper_id,phone,email,loyalty_tier,member_since\n"
+
+func (r *shopperRow) appendCSV(b []byte) []byte {
+	b = appendField(b, r.ShopperID)
+	b = appendField(append(b, ','), r.Phone)
+	b = appendField(append(b, ','), r.Email)
+	b = appendField(append(b, ','), r.LoyaltyTier)
+	b = appendDate(append(b, ','), r.MemberSince)
 	return append(b, '\n')
 }
 

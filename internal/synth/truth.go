@@ -10,8 +10,11 @@ type Truth struct {
 	Files []File `json:"files"`
 	// Rows counts the rows of each dataset.
 	Rows Rows `json:"rows"`
-	// Overlap is the true overlap of subscribers and customers.
-	Overlap Overlap `json:"overlap"`
+	// Overlap is the true overlap of subscribers and bank customers,
+	// ShopperOverlap that of subscribers and the advertiser's shoppers
+	// (its ShareOfCustomers is the share of shoppers).
+	Overlap        Overlap `json:"overlap"`
+	ShopperOverlap Overlap `json:"shopper_overlap"`
 	// Identifiers counts the status of each identifier as each party wrote
 	// it.
 	Identifiers Identifiers `json:"identifiers"`
@@ -21,7 +24,7 @@ type Truth struct {
 	// PhoneFormats are the templates each party writes phones in, with '#'
 	// for each digit of the national number.
 	PhoneFormats PhoneFormats `json:"phone_formats"`
-	// Campaigns are the ad campaigns of ad_exposures.
+	// Campaigns are the advertiser's ad campaigns of ad_exposures.
 	Campaigns []Campaign `json:"campaigns"`
 	// Effects are the planted effects, as planted and as realised.
 	Effects Effects `json:"effects"`
@@ -39,22 +42,28 @@ type File struct {
 
 // Rows counts the rows of each dataset.
 type Rows struct {
-	// OperatorSubscribers, BankCustomers, AdExposures and Conversions count
-	// the rows of the datasets, TruthPairs those of truth_pairs.csv.
+	// OperatorSubscribers, BankCustomers, AdvertiserShoppers, AdExposures
+	// and Conversions count the rows of the datasets, TruthPairs those of
+	// truth_pairs.csv and TruthShopperPairs those of
+	// truth_shopper_pairs.csv.
 	OperatorSubscribers int `json:"operator_subscribers"`
 	BankCustomers       int `json:"bank_customers"`
+	AdvertiserShoppers  int `json:"advertiser_shoppers"`
 	AdExposures         int `json:"ad_exposures"`
 	Conversions         int `json:"conversions"`
 	TruthPairs          int `json:"truth_pairs"`
+	TruthShopperPairs   int `json:"truth_shopper_pairs"`
 }
 
-// Overlap describes the persons who are both operator subscribers and bank
-// customers: one line of truth_pairs.csv each.
+// Overlap describes the persons who are both operator subscribers and
+// customers of a partner (the bank, or the advertiser): one line of
+// truth_pairs.csv, or of truth_shopper_pairs.csv, each.
 type Overlap struct {
 	// Persons is the number of persons in both datasets.
 	Persons int `json:"persons"`
-	// ShareOfCustomers and ShareOfSubscribers are Persons over each
-	// dataset's size (0 for an empty dataset).
+	// ShareOfCustomers and ShareOfSubscribers are Persons over the
+	// partner's and the operator's dataset's size (0 for an empty
+	// dataset).
 	ShareOfCustomers   float64 `json:"share_of_customers"`
 	ShareOfSubscribers float64 `json:"share_of_subscribers"`
 	// MatchablePersons share at least one identifier class whose values
@@ -68,7 +77,7 @@ type Overlap struct {
 }
 
 // ClassOverlaps has one ClassOverlap per identifier class the operator and
-// the bank share.
+// a partner share.
 type ClassOverlaps struct {
 	// Phone is the phone class, Email the email class.
 	Phone ClassOverlap `json:"phone"`
@@ -94,16 +103,18 @@ type ClassOverlap struct {
 // Identifiers counts identifier statuses per dataset.
 type Identifiers struct {
 	// OperatorSubscribers counts the operator's identifiers, BankCustomers
-	// the bank's.
+	// the bank's and AdvertiserShoppers the advertiser's.
 	OperatorSubscribers IdentifierCounts `json:"operator_subscribers"`
 	BankCustomers       IdentifierCounts `json:"bank_customers"`
+	AdvertiserShoppers  IdentifierCounts `json:"advertiser_shoppers"`
 }
 
 // IdentifierCounts counts statuses per identifier class of one dataset.
 type IdentifierCounts struct {
 	Phone StatusCounts `json:"phone"`
 	Email StatusCounts `json:"email"`
-	// DeviceID is nil for the bank, which holds no device IDs.
+	// DeviceID is nil for the bank and the advertiser, which hold no
+	// device IDs.
 	DeviceID *StatusCounts `json:"device_id,omitempty"`
 }
 
@@ -130,7 +141,8 @@ type JunkValues struct {
 // PhoneFormats lists the phone templates of each party.
 type PhoneFormats struct {
 	// Operator and Bank list each party's templates, such as
-	// "+7 ### ###-##-##"; the two lists share no template.
+	// "+7 ### ###-##-##"; the two lists share no template. The advertiser
+	// collects phones through forms too, and writes them as the bank does.
 	Operator []string `json:"operator"`
 	Bank     []string `json:"bank"`
 }
@@ -138,8 +150,8 @@ type PhoneFormats struct {
 // Campaign is one ad campaign. Exposures fall in [Start, ExposureEnd);
 // conversions it can cause fall in [Start, ConversionEnd).
 type Campaign struct {
-	// Name is the campaign column of ad_exposures, Product the bank
-	// product it promotes; times are RFC 3339 in UTC.
+	// Name is the campaign column of ad_exposures, Product the
+	// advertiser's product it promotes; times are RFC 3339 in UTC.
 	Name          string `json:"name"`
 	Product       string `json:"product"`
 	Start         string `json:"start"`
@@ -149,17 +161,17 @@ type Campaign struct {
 
 // Effects are the planted effects.
 type Effects struct {
-	// Lift is the campaigns' effect on conversions, LookAlike the
-	// operator features bank products skew to, CreditRisk the operator
-	// features defaults depend on.
+	// Lift is the campaigns' effect on the advertiser's conversions,
+	// LookAlike the operator features bank products skew to, CreditRisk
+	// the operator features defaults depend on.
 	Lift       LiftEffect        `json:"lift"`
 	LookAlike  []LookAlikeEffect `json:"look_alike"`
 	CreditRisk CreditRiskEffect  `json:"credit_risk"`
 }
 
-// LiftEffect is the planted campaign lift: persons in both datasets who
-// are reached by a campaign and not held out convert to its product with
-// probability ExposedRate, everyone else with BaseRate.
+// LiftEffect is the planted campaign lift: shoppers who are subscribers
+// reached by a campaign and not held out convert to its product with
+// probability ExposedRate, every other shopper with BaseRate.
 type LiftEffect struct {
 	// Reach, HoldoutShare, BaseRate and AbsoluteLift are the configured
 	// Reach, HoldoutShare, BaseConversionRate and Lift; ExposedRate is
@@ -169,13 +181,13 @@ type LiftEffect struct {
 	BaseRate     float64 `json:"base_rate"`
 	ExposedRate  float64 `json:"exposed_rate"`
 	AbsoluteLift float64 `json:"absolute_lift"`
-	// Realised counts, per campaign, the overlapping persons reached and
-	// whether they converted in the campaign's window.
+	// Realised counts, per campaign, the shoppers who are subscribers it
+	// reached and whether they converted in the campaign's window.
 	Realised []CampaignLift `json:"realised"`
 }
 
-// CampaignLift is the realised lift of one campaign among persons in both
-// datasets.
+// CampaignLift is the realised lift of one campaign among persons who are
+// both subscribers and shoppers.
 type CampaignLift struct {
 	// Campaign names the campaign. ExposedPersons were reached and not
 	// held out, HoldoutPersons reached and held out; the Converted counts

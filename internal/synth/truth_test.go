@@ -102,9 +102,11 @@ func TestSynthTruthMatchesData(t *testing.T) {
 	}{
 		{"operator_subscribers", len(f.subscribers.rows), tr.Rows.OperatorSubscribers, cfg.Subscribers},
 		{"bank_customers", len(f.customers.rows), tr.Rows.BankCustomers, cfg.Customers},
+		{"advertiser_shoppers", len(f.shoppers.rows), tr.Rows.AdvertiserShoppers, cfg.Customers},
 		{"ad_exposures", len(f.exposures.rows), tr.Rows.AdExposures, -1},
 		{"conversions", len(f.conversions.rows), tr.Rows.Conversions, -1},
 		{"truth_pairs", len(f.pairs.rows), tr.Rows.TruthPairs, cfg.OverlapPersons()},
+		{"truth_shopper_pairs", len(f.shopPairs.rows), tr.Rows.TruthShopperPairs, cfg.OverlapPersons()},
 	} {
 		if c.file != c.got || (c.want >= 0 && c.got != c.want) {
 			t.Errorf("%s: file has %d rows, truth says %d, config wants %d", c.name, c.file, c.got, c.want)
@@ -113,14 +115,14 @@ func TestSynthTruthMatchesData(t *testing.T) {
 	for _, file := range tr.Files {
 		n := map[string]int{
 			"operator_subscribers": tr.Rows.OperatorSubscribers, "bank_customers": tr.Rows.BankCustomers,
-			"ad_exposures": tr.Rows.AdExposures, "conversions": tr.Rows.Conversions,
+			"advertiser_shoppers": tr.Rows.AdvertiserShoppers, "ad_exposures": tr.Rows.AdExposures, "conversions": tr.Rows.Conversions,
 		}[file.Dataset]
 		if file.Rows != n {
 			t.Errorf("truth file %s: %d rows, want %d", file.Name, file.Rows, n)
 		}
 	}
-	if len(tr.Files) != 8 {
-		t.Errorf("truth lists %d files, want 8 (4 datasets, csv and parquet)", len(tr.Files))
+	if len(tr.Files) != 10 {
+		t.Errorf("truth lists %d files, want 10 (5 datasets, csv and parquet)", len(tr.Files))
 	}
 
 	phones := f.phones
@@ -153,34 +155,50 @@ func TestSynthTruthMatchesData(t *testing.T) {
 	checkCounts("bank phone", custPhone, tr.Identifiers.BankCustomers.Phone)
 	checkCounts("bank email", custEmail, tr.Identifiers.BankCustomers.Email)
 
+	shopPhone := buildIndex(t, phoneC, f.shoppers, "shopper_id", "phone")
+	shopEmail := buildIndex(t, emailC, f.shoppers, "shopper_id", "email")
+	checkCounts("advertiser phone", shopPhone, tr.Identifiers.AdvertiserShoppers.Phone)
+	checkCounts("advertiser email", shopEmail, tr.Identifiers.AdvertiserShoppers.Email)
+	if tr.Identifiers.AdvertiserShoppers.DeviceID != nil {
+		t.Errorf("truth counts device IDs of the advertiser, which holds none")
+	}
+
+	checkTruthPairs(t, "truth_pairs.csv", f.pairs, "customer_id", [2]*index{subPhone, custPhone}, [2]*index{subEmail, custEmail}, tr.Overlap, cfg)
+	checkTruthPairs(t, "truth_shopper_pairs.csv", f.shopPairs, "shopper_id", [2]*index{subPhone, shopPhone}, [2]*index{subEmail, shopEmail}, tr.ShopperOverlap, cfg)
+}
+
+// checkTruthPairs checks a truth pairs file of the operator and a partner,
+// whose rows hold the partner's IDs in column idCol, against the data (the
+// operator's and the partner's indexes of phones and of emails) and
+// against the overlap truth.json states.
+func checkTruthPairs(t *testing.T, name string, pairs *csvTable, idCol string, phone, email [2]*index, o Overlap, cfg Config) {
+	t.Helper()
 	// Every pair of rows that share a normalised non-junk identifier.
-	shared := map[string]bool{} // "sub,cust,class"
-	for class, ixs := range map[string][2]*index{"phone": {subPhone, custPhone}, "email": {subEmail, custEmail}} {
-		for n, cust := range ixs[1].values {
+	shared := map[string]bool{} // "sub,partner,class"
+	for class, ixs := range map[string][2]*index{"phone": phone, "email": email} {
+		for n, other := range ixs[1].values {
 			if sub, ok := ixs[0].values[n]; ok {
-				shared[sub+","+cust+","+class] = true
+				shared[sub+","+other+","+class] = true
 			}
 		}
 	}
 
-	// truth_pairs.csv against the data.
-	pairs := f.pairs
-	sc, cc := pairs.col(t, "subscriber_id"), pairs.col(t, "customer_id")
+	sc, cc := pairs.col(t, "subscriber_id"), pairs.col(t, idCol)
 	mc, psc, esc := pairs.col(t, "matching_classes"), pairs.col(t, "phone_status"), pairs.col(t, "email_status")
-	seenSub, seenCust := map[string]bool{}, map[string]bool{}
+	seenSub, seenOther := map[string]bool{}, map[string]bool{}
 	var byClass ClassOverlaps
 	matchable := 0
 	for _, rec := range pairs.rows {
-		sub, cust := rec[sc], rec[cc]
-		if seenSub[sub] || seenCust[cust] {
-			t.Errorf("truth pair %s,%s: subscriber or customer in more than one pair", sub, cust)
+		sub, other := rec[sc], rec[cc]
+		if seenSub[sub] || seenOther[other] {
+			t.Errorf("%s: pair %s,%s: a row in more than one pair", name, sub, other)
 		}
-		seenSub[sub], seenCust[cust] = true, true
-		if _, ok := subPhone.kinds[sub]; !ok {
-			t.Errorf("truth pair %s,%s: no such subscriber", sub, cust)
+		seenSub[sub], seenOther[other] = true, true
+		if _, ok := phone[0].kinds[sub]; !ok {
+			t.Errorf("%s: pair %s,%s: no such subscriber", name, sub, other)
 		}
-		if _, ok := custPhone.kinds[cust]; !ok {
-			t.Errorf("truth pair %s,%s: no such customer", sub, cust)
+		if _, ok := phone[1].kinds[other]; !ok {
+			t.Errorf("%s: pair %s,%s: no such %s", name, sub, other, idCol)
 		}
 		var classes []string
 		if rec[mc] != "" {
@@ -192,21 +210,20 @@ func TestSynthTruthMatchesData(t *testing.T) {
 		for _, c := range []struct {
 			class   string
 			status  string
-			sub     *index
-			cust    *index
+			ix      [2]*index
 			overlap *ClassOverlap
 		}{
-			{"phone", rec[psc], subPhone, custPhone, &byClass.Phone},
-			{"email", rec[esc], subEmail, custEmail, &byClass.Email},
+			{"phone", rec[psc], phone, &byClass.Phone},
+			{"email", rec[esc], email, &byClass.Email},
 		} {
-			key := sub + "," + cust + "," + c.class
+			key := sub + "," + other + "," + c.class
 			inTruth := slices.Contains(classes, c.class)
 			if inTruth != shared[key] {
-				t.Errorf("truth pair %s,%s: %s in matching classes = %v, data shares a value = %v", sub, cust, c.class, inTruth, shared[key])
+				t.Errorf("%s: pair %s,%s: %s in matching classes = %v, data shares a value = %v", name, sub, other, c.class, inTruth, shared[key])
 			}
 			delete(shared, key)
 			// The reason the data shows: missing, then junk, then typo.
-			ks, kc := c.sub.kinds[sub], c.cust.kinds[cust]
+			ks, kc := c.ix[0].kinds[sub], c.ix[1].kinds[other]
 			reason := "match"
 			switch {
 			case ks == kindMissing || kc == kindMissing:
@@ -222,29 +239,31 @@ func TestSynthTruthMatchesData(t *testing.T) {
 				c.overlap.Matchable++
 			}
 			if c.status != reason {
-				t.Errorf("truth pair %s,%s: %s status %q, data shows %q", sub, cust, c.class, c.status, reason)
+				t.Errorf("%s: pair %s,%s: %s status %q, data shows %q", name, sub, other, c.class, c.status, reason)
 			}
 		}
 	}
 	for key := range shared {
-		t.Errorf("rows %s share a normalised identifier but are not a truth pair with that class", key)
+		t.Errorf("rows %s share a normalised identifier but are not a pair of %s with that class", key, name)
 	}
-	o := tr.Overlap
 	if o.Persons != len(pairs.rows) || o.Persons != cfg.OverlapPersons() {
-		t.Errorf("overlap persons %d, truth_pairs.csv has %d, config wants %d", o.Persons, len(pairs.rows), cfg.OverlapPersons())
+		t.Errorf("%s: overlap persons %d, the file has %d, config wants %d", name, o.Persons, len(pairs.rows), cfg.OverlapPersons())
 	}
 	if o.MatchablePersons != matchable || o.UnmatchablePersons != o.Persons-matchable {
-		t.Errorf("matchable persons %d (unmatchable %d), data shows %d", o.MatchablePersons, o.UnmatchablePersons, matchable)
+		t.Errorf("%s: matchable persons %d (unmatchable %d), data shows %d", name, o.MatchablePersons, o.UnmatchablePersons, matchable)
 	}
 	if o.ByClass != byClass {
-		t.Errorf("overlap by class %+v, data shows %+v", o.ByClass, byClass)
+		t.Errorf("%s: overlap by class %+v, data shows %+v", name, o.ByClass, byClass)
 	}
 	// The corruption rates must be visible, or the test above proves little.
 	if o.ByClass.Phone.LostTypo == 0 || o.ByClass.Phone.LostJunk == 0 || o.ByClass.Email.LostTypo == 0 || o.ByClass.Email.LostMissing == 0 {
-		t.Errorf("overlap by class %+v: want some pairs lost to each cause", o.ByClass)
+		t.Errorf("%s: overlap by class %+v: want some pairs lost to each cause", name, o.ByClass)
 	}
 	if share := float64(matchable) / float64(o.Persons); share < 0.8 || share > 0.97 {
-		t.Errorf("matchable share %.3f, want between 0.8 and 0.97 for these rates", share)
+		t.Errorf("%s: matchable share %.3f, want between 0.8 and 0.97 for these rates", name, share)
+	}
+	if want := float64(o.Persons) / float64(cfg.Customers); o.ShareOfCustomers != want {
+		t.Errorf("%s: share of the partner's rows %v, want %v", name, o.ShareOfCustomers, want)
 	}
 }
 
@@ -266,22 +285,22 @@ func TestSynthExposureAndConversionIDs(t *testing.T) {
 		}
 	}
 	ec, pc := f.conversions.col(t, "email"), f.conversions.col(t, "phone")
-	bankEmails, bankPhones := map[string]bool{}, map[string]bool{}
-	for _, rec := range f.customers.rows {
-		bankEmails[testNormalizeEmail(rec[f.customers.col(t, "email")])] = true
-		bankPhones[phones.normalize(rec[f.customers.col(t, "phone")])] = true
-		bankEmails[rec[f.customers.col(t, "email")]] = true
-		bankPhones[rec[f.customers.col(t, "phone")]] = true
+	shopEmails, shopPhones := map[string]bool{}, map[string]bool{}
+	for _, rec := range f.shoppers.rows {
+		shopEmails[testNormalizeEmail(rec[f.shoppers.col(t, "email")])] = true
+		shopPhones[phones.normalize(rec[f.shoppers.col(t, "phone")])] = true
+		shopEmails[rec[f.shoppers.col(t, "email")]] = true
+		shopPhones[rec[f.shoppers.col(t, "phone")]] = true
 	}
 	for i, rec := range f.conversions.rows {
 		e, p := rec[ec], rec[pc]
 		switch {
 		case (e == "") == (p == ""):
 			t.Fatalf("conversion row %d: want exactly one of email %q and phone %q", i+1, e, p)
-		case e != "" && !bankEmails[e] && !bankEmails[testNormalizeEmail(e)]:
-			t.Errorf("conversion row %d: email %q is no bank customer's", i+1, e)
-		case p != "" && !bankPhones[p] && !bankPhones[phones.normalize(p)]:
-			t.Errorf("conversion row %d: phone %q is no bank customer's", i+1, p)
+		case e != "" && !shopEmails[e] && !shopEmails[testNormalizeEmail(e)]:
+			t.Errorf("conversion row %d: email %q is no shopper's", i+1, e)
+		case p != "" && !shopPhones[p] && !shopPhones[phones.normalize(p)]:
+			t.Errorf("conversion row %d: phone %q is no shopper's", i+1, p)
 		}
 	}
 }
@@ -318,6 +337,7 @@ func TestSynthPhonesAndFormats(t *testing.T) {
 	}{
 		{"operator", f.subscribers, tr.Identifiers.OperatorSubscribers.Phone},
 		{"bank", f.customers, tr.Identifiers.BankCustomers.Phone},
+		{"advertiser", f.shoppers, tr.Identifiers.AdvertiserShoppers.Phone},
 	} {
 		shapes[d.name] = map[string]bool{}
 		c := d.tab.col(t, "phone")
@@ -341,8 +361,8 @@ func TestSynthPhonesAndFormats(t *testing.T) {
 		}
 	}
 	for s := range shapes["operator"] {
-		if shapes["bank"][s] {
-			t.Errorf("format %q used by both parties; they should write phones differently", s)
+		if shapes["bank"][s] || shapes["advertiser"][s] {
+			t.Errorf("format %q used by the operator and a partner; they should write phones differently", s)
 		}
 	}
 	for _, ex := range []string{"8 (912) 345-67-89", "+7 912 345 6789", "9123456789", "+7(912)345-67-89", "7 912 3456789"} {
@@ -360,7 +380,7 @@ func TestSynthPhonesAndFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p := range f.cfg.Subscribers + f.cfg.Customers - f.cfg.OverlapPersons() {
+	for p := range f.cfg.Subscribers + 2*(f.cfg.Customers-f.cfg.OverlapPersons()) {
 		if nsn := "+7" + string(g.phones.personNSN(nil, p)); !phones.parse(nsn).mobile {
 			t.Fatalf("person %d: %s is not a valid mobile number", p, nsn)
 		}
@@ -368,27 +388,33 @@ func TestSynthPhonesAndFormats(t *testing.T) {
 
 	// Matching pairs: both sides valid mobile numbers of the same person,
 	// written differently; emails written differently too.
-	subRows, custRows := rowsByID(t, f.subscribers, "subscriber_id"), rowsByID(t, f.customers, "customer_id")
+	subRows := rowsByID(t, f.subscribers, "subscriber_id")
 	sp, se := f.subscribers.col(t, "phone"), f.subscribers.col(t, "email")
-	cp, ce := f.customers.col(t, "phone"), f.customers.col(t, "email")
-	for _, rec := range f.pairs.rows {
-		s, c := subRows[rec[0]], custRows[rec[1]]
-		if rec[3] == "match" {
-			if !phones.parse(s[sp]).mobile || !phones.parse(c[cp]).mobile {
-				t.Errorf("pair %s,%s: phones %q, %q: want valid mobile numbers", rec[0], rec[1], s[sp], c[cp])
+	for _, d := range []struct {
+		pairs, tab *csvTable
+		idCol      string
+	}{{f.pairs, f.customers, "customer_id"}, {f.shopPairs, f.shoppers, "shopper_id"}} {
+		rows := rowsByID(t, d.tab, d.idCol)
+		cp, ce := d.tab.col(t, "phone"), d.tab.col(t, "email")
+		for _, rec := range d.pairs.rows {
+			s, c := subRows[rec[0]], rows[rec[1]]
+			if rec[3] == "match" {
+				if !phones.parse(s[sp]).mobile || !phones.parse(c[cp]).mobile {
+					t.Errorf("pair %s,%s: phones %q, %q: want valid mobile numbers", rec[0], rec[1], s[sp], c[cp])
+				}
+				if s[sp] == c[cp] {
+					t.Errorf("pair %s,%s: both parties wrote the phone as %q", rec[0], rec[1], s[sp])
+				}
 			}
-			if s[sp] == c[cp] {
-				t.Errorf("pair %s,%s: both parties wrote the phone as %q", rec[0], rec[1], s[sp])
+			if rec[4] == "match" && s[se] == c[ce] {
+				t.Errorf("pair %s,%s: both parties wrote the email as %q", rec[0], rec[1], s[se])
 			}
-		}
-		if rec[4] == "match" && s[se] == c[ce] {
-			t.Errorf("pair %s,%s: both parties wrote the email as %q", rec[0], rec[1], s[se])
 		}
 	}
 
 	// Emails and device IDs are messy in the documented ways.
 	var upper, space, tag, dots, gmail, braces, upperDevice int
-	for _, d := range []*csvTable{f.subscribers, f.customers} {
+	for _, d := range []*csvTable{f.subscribers, f.customers, f.shoppers} {
 		c := d.col(t, "email")
 		for _, rec := range d.rows {
 			e := rec[c]
