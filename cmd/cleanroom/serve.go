@@ -19,6 +19,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
 	"github.com/cleanroom-dev/cleanroom/internal/vault"
+	"github.com/cleanroom-dev/cleanroom/internal/webui"
 )
 
 func init() { commands = append(commands, newServeCmd) }
@@ -48,6 +49,10 @@ type ServeConfig struct {
 	// RetentionInterval is how often the server deletes what its rooms'
 	// agreements no longer allow it to keep; 0 means every minute.
 	RetentionInterval time.Duration
+	// OIDC names the web UI's identity provider file (webui.ReadProviders);
+	// Providers, when set, are used instead.
+	OIDC      string
+	Providers []webui.Provider
 }
 
 // Validate checks the configuration before anything is opened.
@@ -138,13 +143,30 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("reconcile uploads: %w", err)
 	}
 
+	providers := cfg.Providers
+	if cfg.OIDC != "" && providers == nil {
+		if providers, err = webui.ReadProviders(cfg.OIDC); err != nil {
+			return withHint(err, "see docs/operations.md, \"Web UI and single sign-on\"")
+		}
+	}
+	ui, err := webui.New(webui.Config{API: api.Handler(), Accounts: api, Providers: providers, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	// The web UI under /ui/, the API everywhere else; a browser at the
+	// root goes to the UI.
+	root := http.NewServeMux()
+	root.Handle("/ui/", ui)
+	root.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	root.Handle("/", api.Handler())
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", cfg.Addr, err), "choose another --addr, or stop what uses the port")
 	}
 	m.addr = ln.Addr().String()
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           root,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
@@ -236,6 +258,7 @@ agreement's retention period (see docs/governance.md).`,
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on shutdown")
 	f.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Minute, "how often to delete data past its agreement or retention period")
+	f.StringVar(&cfg.OIDC, "oidc", "", "JSON file of the parties' OpenID Connect identity providers for web sign-in (docs/operations.md)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

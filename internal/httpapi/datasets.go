@@ -29,6 +29,8 @@ type DatasetBody struct {
 	Versions []VersionBody `json:"versions"`
 	// Deleted are the versions the room deleted, with the reason.
 	Deleted []sqlite.Deletion `json:"deleted"`
+	// Budget is the dataset's privacy budget, once a release opened it.
+	Budget *BudgetBody `json:"budget,omitempty"`
 }
 
 // VersionBody is a committed dataset version.
@@ -129,6 +131,9 @@ func datasetBody(tx *sqlite.Tx, rec *sqlite.DatasetRecord) (DatasetBody, error) 
 	}
 	if out.Deleted == nil {
 		out.Deleted = []sqlite.Deletion{}
+	}
+	if out.Budget, err = budgetBody(tx, rec.Room, rec.Name); err != nil {
+		return DatasetBody{}, err
 	}
 	return out, nil
 }

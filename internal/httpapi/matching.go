@@ -152,6 +152,7 @@ type JobResult struct {
 func (s *Server) matchRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/rooms/{room}/matches", Action: cleanroom.ActionMatchRun, Mutates: true, handle: s.startMatch},
+		{Method: "GET", Pattern: "/api/v1/rooms/{room}/matches", Action: cleanroom.ActionMatchShow, handle: s.listMatches},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/matches/{match}", Action: cleanroom.ActionMatchShow, handle: s.showMatch},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/jobs", Action: cleanroom.ActionAgentJobs, handle: s.listJobs},
 		{Method: "GET", Pattern: "/api/v1/rooms/{room}/agent/jobs/{job}", Action: cleanroom.ActionAgentJob, Discloses: true, handle: s.showJob},

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+	"github.com/cleanroom-dev/cleanroom/internal/webui"
+)
+
+// screenshotDir is where the browser tests leave screenshots of the main
+// pages (README, "Web UI").
+var screenshotDir = filepath.Join("..", "..", "screenshots")
+
+// browser starts headless Chromium (Debian's chromium, which .ci/run
+// installs). A machine without it fails the test: the UI is part of the
+// product.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no Chromium on this machine: install Debian's chromium (`apt-get install -y chromium`, as .ci/run does)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("ignore-certificate-errors", true), chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// idp starts a test identity provider for a party; each sign-in through it
+// is as the next user queued with QueueUser.
+func idp(t *testing.T, party, name string) (*mockoidc.MockOIDC, webui.Provider) {
+	t.Helper()
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	c := m.Config()
+	return m, webui.Provider{Party: party, Name: name, Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+}
+
+// TestWebUI signs in through each party's identity provider in a real
+// browser against a real server holding the demo room, and walks the
+// rooms list, a room's page and its audit log: pages show what the
+// user's party may see, refuse what it may not, and carry no identifier,
+// token or key.
+func TestWebUI(t *testing.T) {
+	ctx := browser(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	var out strings.Builder
+	if err := runDemo(context.Background(), DemoConfig{DataDir: dir, Addr: "127.0.0.1:0", NoServe: true, Subscribers: 3000, Customers: 1500},
+		&out, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	bankIdP, bankProvider := idp(t, "bank", "Bank SSO")
+	opIdP, opProvider := idp(t, "operator", "Operator SSO")
+	m := NewMain(ServeConfig{DataDir: dir, Addr: "127.0.0.1:0", Providers: []webui.Provider{bankProvider, opProvider}}, slog.New(slog.DiscardHandler))
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(sctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	select {
+	case <-m.Ready():
+	case err := <-done:
+		t.Fatal(err)
+	}
+	var session demoSession
+	raw, _ := os.ReadFile(filepath.Join(dir, "demo-session.json"))
+	if err := json.Unmarshal(raw, &session); err != nil {
+		t.Fatal(err)
+	}
+	// A second room the bank is not in.
+	_, _, certPath, _ := dataPaths(dir)
+	tc, _ := tlscert.ClientConfig(certPath)
+	admin := client.New(m.URL(), session.Admin, tc)
+	if _, err := admin.CreateRoom(context.Background(), httpapi.CreateRoomRequest{Name: "operator-insurer", Host: demoHost,
+		Parties: []string{"operator"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	forbidden := forbiddenStrings(t, dir, &session)
+
+	// The bank's ben signs in through the bank's identity provider.
+	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", Email: "ben@bank.example", EmailVerified: true})
+	var html string
+	page := func(name string, actions ...chromedp.Action[chromedp.Void]) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			h, _ := chromedp.Run(ctx, chromedp.OuterHTML("html"))
+			t.Fatalf("%s: %v\nat %s:\n%s", name, err, loc, h)
+		}
+		var err error
+		if html, err = chromedp.Run(ctx, chromedp.OuterHTML("html")); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("%s: screenshot: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range forbidden {
+			if strings.Contains(html, s) {
+				t.Errorf("page %s shows %q, an identifier, token or key", name, s)
+			}
+		}
+		for _, bad := range []string{"<script", "https://fonts.", "@import", "src=\"http"} {
+			if strings.Contains(html, bad) {
+				t.Errorf("page %s loads something from outside or runs a script: %q", name, bad)
+			}
+		}
+		return html
+	}
+	h := page("signin", chromedp.Navigate(m.URL()+"/"), chromedp.WaitVisible(`a[href="/ui/login/bank"]`))
+	if !strings.Contains(h, "Sign in with Bank SSO") || !strings.Contains(h, "Sign in with Operator SSO") {
+		t.Errorf("sign-in page:\n%s", h)
+	}
+	h = page("rooms", chromedp.Click(`a[href="/ui/login/bank"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`))
+	if !strings.Contains(h, "bank/ben") || strings.Contains(h, "operator-insurer") {
+		t.Errorf("rooms page as bank/ben: want the demo room, not the operator's other room:\n%s", h)
+	}
+	h = page("room", chromedp.Click(`a[href="/ui/rooms/operator-bank"]`), chromedp.WaitVisible(`#match`))
+	for _, want := range []string{"Members and roles", "advertiser", "Data-use agreement", "verifies with the party",
+		"Datasets and privacy budgets", "customers", "Match report", "<svg", "95 % interval", "joint-credit-risk-scoring", "approved"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("room page lacks %q", want)
+		}
+	}
+	h = page("audit", chromedp.Click(`a[href="/ui/rooms/operator-bank/audit"]`), chromedp.WaitVisible(`#entries`))
+	if !strings.Contains(h, "Verified: the") || !strings.Contains(h, "query.run") {
+		t.Errorf("audit page does not show a verified log with the runs")
+	}
+	// Another party's room: refused like the API refuses it.
+	h = page("refused", chromedp.Navigate(m.URL()+"/ui/rooms/operator-insurer"), chromedp.WaitVisible(`.error`))
+	if !strings.Contains(h, "not found") {
+		t.Errorf("another party's room as bank/ben:\n%s", h)
+	}
+	// Sign out: the session and its token end.
+	page("signed-out", chromedp.Navigate(m.URL()+"/ui/rooms"), chromedp.WaitVisible(`header form button`),
+		chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/bank"]`))
+	if strings.Contains(html, "bank/ben") {
+		t.Error("still signed in after signing out")
+	}
+
+	// The operator's olivia sees the demo room, not the operator's other
+	// room, where the operator granted her nothing; a user the operator
+	// granted nothing at all sees no room and is refused the room's pages.
+	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0001", PreferredUsername: "olivia", EmailVerified: true})
+	h = page("rooms-operator", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`))
+	if !strings.Contains(h, "operator/olivia") || strings.Contains(h, "operator-insurer") {
+		t.Errorf("rooms page as operator/olivia: want the demo room only:\n%s", h)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
+		t.Fatal(err)
+	}
+	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0002", PreferredUsername: "oscar", EmailVerified: true})
+	h = page("rooms-ungranted", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`h1`))
+	if strings.Contains(h, `href="/ui/rooms/operator-bank"`) {
+		t.Errorf("a user the operator granted nothing sees the demo room")
+	}
+	h = page("refused-role", chromedp.Navigate(m.URL()+"/ui/rooms/operator-bank/audit"), chromedp.WaitVisible(`.error`))
+	if !strings.Contains(h, "Not allowed") && !strings.Contains(h, "Not found") {
+		t.Errorf("the audit log for a user without a grant:\n%s", h)
+	}
+	// The API agrees with the pages: signing in left an audit entry.
+	entries, err := admin.PlatformAudit(context.Background(), client.AuditPage{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signins := 0
+	for _, e := range entries.Entries {
+		if e.Action == httpapi.ActionSignIn {
+			signins++
+		}
+	}
+	if signins != 3 {
+		t.Errorf("%d sign-in entries in the log, want 3", signins)
+	}
+}
+
+// forbiddenStrings are what no page may show: the users' token secrets,
+// the parties' key material, and a sample of the synthetic identifiers.
+func forbiddenStrings(t *testing.T, dir string, s *demoSession) []string {
+	t.Helper()
+	out := []string{s.Admin}
+	for _, tok := range s.Users {
+		out = append(out, tok)
+	}
+	for _, party := range []string{"operator", "bank", "advertiser"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "parties", party, "keys", "*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err == nil && len(b) >= 16 {
+				for _, line := range strings.Split(string(b), "\n") {
+					if line = strings.TrimSpace(line); len(line) >= 24 && !strings.HasPrefix(line, "-----") {
+						out = append(out, line)
+					}
+				}
+			}
+		}
+	}
+	for _, file := range []string{"operator_subscribers.csv", "bank_customers.csv"} {
+		f, err := os.Open(filepath.Join(s.SynthDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := csv.NewReader(f)
+		header, _ := r.Read()
+		for n := 0; n < 200; n++ {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			for i, col := range header {
+				if (col == "phone" || col == "email") && len(rec[i]) > 6 {
+					out = append(out, rec[i])
+				}
+			}
+		}
+		f.Close()
+	}
+	return out
+}
