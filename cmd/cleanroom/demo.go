@@ -31,6 +31,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/synth"
 	"github.com/cleanroom-dev/cleanroom/internal/template"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
+	"github.com/cleanroom-dev/cleanroom/internal/webui"
 )
 
 func init() { commands = append(commands, newDemoCmd) }
@@ -138,7 +139,18 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		}
 	}
 
-	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr}, logger)
+	// The web UI signs each party's demo user in through an identity
+	// provider of the party's own, started here on loopback.
+	var providers []webui.Provider
+	if !cfg.NoServe {
+		ps, stopIdPs, err := demoIdentityProviders()
+		if err != nil {
+			return fmt.Errorf("demo identity providers: %w", err)
+		}
+		defer stopIdPs()
+		providers = ps
+	}
+	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers}, logger)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
@@ -541,6 +553,7 @@ func writeSecretJSON(path string, v any) error {
 
 func printDemoSummary(out io.Writer, s *demoSession) {
 	fmt.Fprintf(out, "\nCleanroom demo is up.\n\n")
+	fmt.Fprintf(out, "  web UI:       %s/ui/ (sign in as a party's demo user through its identity provider)\n", s.URL)
 	fmt.Fprintf(out, "  URL:          %s\n", s.URL)
 	fmt.Fprintf(out, "  health:       %s/healthz\n", s.URL)
 	fmt.Fprintf(out, "  API document: %s/api/v1/openapi.json\n", s.URL)
