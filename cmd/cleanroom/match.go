@@ -157,7 +157,7 @@ func printMatch(w io.Writer, run *httpapi.MatchRunBody) error {
 
 func newAgentCmd(g *globals) *cobra.Command {
 	var room, keysDir, state string
-	var once bool
+	var once, noUIResults bool
 	var cosignEvery time.Duration
 	var poll time.Duration
 	cmd := &cobra.Command{
@@ -200,6 +200,7 @@ provider role, and runs until interrupted (or once, with --once).`,
 				if err != nil {
 					return err
 				}
+				a.NoUIResults = noUIResults
 				auditDir := filepath.Join(state, "audit")
 				if once {
 					n, err := a.RunOnce(cmd.Context())
@@ -248,6 +249,7 @@ provider role, and runs until interrupted (or once, with --once).`,
 	cmd.Flags().StringVar(&state, "state", "", "the agent's state directory: pinned peer keys, manifests used (default next to --keys)")
 	cmd.Flags().BoolVar(&once, "once", false, "do the pending jobs and exit")
 	cmd.Flags().DurationVar(&poll, "poll", 5*time.Second, "how often to look for new jobs")
+	cmd.Flags().BoolVar(&noUIResults, "no-ui-results", false, "do not open your party's results for its users in the room's web UI")
 	cmd.Flags().DurationVar(&cosignEvery, "cosign-every", time.Minute,
 		"how often to check the room log's newest checkpoint against the last one kept (in STATE/audit) and cosign it; 0 never (with --once: only when given)")
 	return cmd

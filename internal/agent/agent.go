@@ -50,6 +50,10 @@ type Agent struct {
 
 	mu    sync.Mutex // guards guard, which refreshPeers replaces
 	guard *blind.Guard
+
+	// NoUIResults stops Run from opening the party's results for its users
+	// in the room's web UI (ServeOpening).
+	NoUIResults bool
 }
 
 func (a *Agent) currentGuard() *blind.Guard {
@@ -221,14 +225,15 @@ func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255
 }
 
 // Run does jobs until ctx is done, looking for new ones every poll, and
-// answers online scoring requests as they come (ServeScoring).
+// answers online scoring requests (ServeScoring) and requests to open the
+// party's results for its users in the web UI (ServeOpening) as they come.
 func (a *Agent) Run(ctx context.Context, poll time.Duration) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.ServeScoring(ctx)
-	}()
-	defer func() { <-done }()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.ServeScoring(ctx) })
+	if !a.NoUIResults {
+		wg.Go(func() { a.ServeOpening(ctx) })
+	}
+	defer wg.Wait()
 	for {
 		if _, err := a.RunOnce(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"time"
 
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 )
@@ -33,4 +36,25 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // caller's party's part of its report.
 func (c *Client) ListMatches(ctx context.Context, room string) (*httpapi.MatchRunList, error) {
 	return get[httpapi.MatchRunList](ctx, c, roomPath(room)+"/matches")
+}
+
+// OpenedResult asks the caller's party's agent, through the room, to open
+// the caller's party's copy of a result, and returns the release.
+func (c *Client) OpenedResult(ctx context.Context, room, query string) (json.RawMessage, error) {
+	var out json.RawMessage
+	if err := c.do(ctx, http.MethodGet, roomPath(room)+"/queries/"+seg(query)+"/opened", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TakeOpening waits up to wait for results the caller's party's users
+// want opened, and takes them.
+func (c *Client) TakeOpening(ctx context.Context, room string, wait time.Duration) (*httpapi.OpeningJobs, error) {
+	return get[httpapi.OpeningJobs](ctx, c, roomPath(room)+"/agent/opening?wait="+url.QueryEscape(wait.String()))
+}
+
+// PostOpened returns an opened result (or a refusal).
+func (c *Client) PostOpened(ctx context.Context, room, id string, res httpapi.OpeningResult) error {
+	return c.do(ctx, http.MethodPost, roomPath(room)+"/agent/opening/"+seg(id), res, nil)
 }

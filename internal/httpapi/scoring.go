@@ -200,16 +200,18 @@ type scoreWork struct {
 	out   ScoreBody
 }
 
-// scoringTask is one request's token waiting for one party's agent.
+// scoringTask is one request waiting for one party's agent: a scoring
+// request's token (job a ScoringJob) or a result to open (an OpeningJob).
 type scoringTask struct {
-	room, party string
-	job         ScoringJob
-	result      chan scoringAnswer
+	room, party, id string
+	job             any
+	result          chan scoringAnswer
 }
 
 // scoringAnswer is an agent's answer to a task.
 type scoringAnswer struct {
 	token   blind.Token
+	opened  *OpeningResult
 	refused string
 }
 
@@ -250,7 +252,7 @@ func (h *scoringHub) drop(t *scoringTask) {
 	k := t.room + "/" + t.party
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.taken, t.job.ID)
+	delete(h.taken, t.id)
 	h.queues[k] = slices.DeleteFunc(h.queues[k], func(x *scoringTask) bool { return x == t })
 }
 
@@ -267,7 +269,7 @@ func (h *scoringHub) take(ctx context.Context, room, party string, wait time.Dur
 			out := slices.Clone(q[:n])
 			h.queues[k] = slices.Delete(q, 0, n)
 			for _, t := range out {
-				h.taken[t.job.ID] = t
+				h.taken[t.id] = t
 			}
 			h.mu.Unlock()
 			return out
@@ -779,8 +781,9 @@ func (s *Server) prepareScore(c *call) error {
 	}
 	tasks := make([]*scoringTask, len(parties))
 	for i, p := range parties {
-		tasks[i] = &scoringTask{room: room, party: p, result: make(chan scoringAnswer, 1),
-			job: ScoringJob{ID: rand.Text(), Party: c.p.Party, Manifest: req.Manifest, Token: req.Token}}
+		id := rand.Text()
+		tasks[i] = &scoringTask{room: room, party: p, id: id, result: make(chan scoringAnswer, 1),
+			job: ScoringJob{ID: id, Party: c.p.Party, Manifest: req.Manifest, Token: req.Token}}
 		if err := s.scoring.push(tasks[i]); err != nil {
 			for _, t := range tasks[:i] {
 				s.scoring.drop(t)
@@ -845,7 +848,7 @@ func (s *Server) takeScoring(c *call) error {
 	tasks := s.scoring.take(c.r.Context(), c.target.Room, c.p.Party, wait)
 	out := ScoringJobs{Jobs: make([]ScoringJob, len(tasks))}
 	for i, t := range tasks {
-		out.Jobs[i] = t.job
+		out.Jobs[i] = t.job.(ScoringJob)
 	}
 	c.body = out
 	return nil

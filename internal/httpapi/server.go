@@ -73,8 +73,10 @@ type Server struct {
 	resolveMu sync.Mutex
 	// scoring relays online scoring requests to agents and keeps the
 	// models' indexes; modelMu serialises the numbering of kept models.
-	scoring   *scoringHub
-	modelMu   sync.Mutex
+	scoring *scoringHub
+	modelMu sync.Mutex
+	// opening relays sealed results to the parties' agents for the web UI.
+	opening   *scoringHub
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
@@ -113,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		wake:     make(chan struct{}, 1),
 		scoring:  newScoringHub(),
+		opening:  newScoringHub(),
 		db:       cfg.DB,
 		log:      cfg.Logger,
 		serverID: cleanroom.KeyFingerprint(cfg.SigningKey),
@@ -132,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 	if s.queryMem == 0 {
 		s.queryMem = defaultQueryMemoryLimit
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.scoringRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.scoringRoutes(), s.openingRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes(), s.billingRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
