@@ -16,8 +16,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/oauth2-proxy/mockoidc"
 
+	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
 	"github.com/cleanroom-dev/cleanroom/internal/webui"
 )
@@ -175,6 +177,66 @@ func TestWebUI(t *testing.T) {
 		t.Error("still signed in after signing out")
 	}
 
+	// The parties' agents run, so results open for their users.
+	for _, party := range []string{"operator", "bank"} {
+		u := demoUserOf(party)
+		keys, err := keyfile.LoadParty(filepath.Join(dir, "parties", party, "keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := agent.New(sctx, admin.WithToken(session.Users[party+"/"+u.user]), demoRoom, keys, filepath.Join(dir, "parties", party, "agent"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go a.Run(sctx, time.Second)
+	}
+
+	// The operator's olivia runs a template from its form, with the
+	// preview first; the bank reviews the result before she receives it.
+	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0001", PreferredUsername: "olivia", EmailVerified: true})
+	page("olivia", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`))
+	h = page("run", chromedp.Navigate(m.URL()+"/ui/rooms/operator-bank"), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank/run/tier-by-default-flag"]`),
+		chromedp.Click(`a[href="/ui/rooms/operator-bank/run/tier-by-default-flag"]`), chromedp.WaitVisible(`#p-since`),
+		chromedp.SetValue(`#p-flag`, "false"), chromedp.SetValue(`#p-since`, "2011-01-01"),
+		chromedp.Click(`button[value="explain"]`), chromedp.WaitVisible(`#preview`))
+	if !strings.Contains(h, "Std. dev. per cell") || !strings.Contains(h, "is shown with probability") {
+		t.Errorf("run form's preview:\n%s", h)
+	}
+	h = page("query-pending", chromedp.Click(`button[value="run"]`), chromedp.WaitVisible(`.badge`))
+	if !strings.Contains(h, "pending_review") || strings.Contains(h, `id="result"`) {
+		t.Errorf("the analyst's run before review: want pending, no result:\n%s", h)
+	}
+	queryURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/bank"]`)); err != nil {
+		t.Fatal(err)
+	}
+	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", EmailVerified: true})
+	h = page("review-queue", chromedp.Click(`a[href="/ui/login/bank"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`),
+		chromedp.Navigate(m.URL()+"/ui/rooms/operator-bank/queries"), chromedp.WaitVisible(`#review`))
+	h = page("review", chromedp.Navigate(queryURL), chromedp.WaitVisible(`#result`))
+	if !strings.Contains(h, "Approve and release") || !strings.Contains(h, "<svg") {
+		t.Errorf("the reviewer's page of the held result:\n%s", h)
+	}
+	h = page("reviewed", chromedp.Click(`button[value="approve"]`), chromedp.WaitVisible(`.badge.ok`))
+	if !strings.Contains(h, "released") {
+		t.Errorf("after approval:\n%s", h)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
+		t.Fatal(err)
+	}
+	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0001", PreferredUsername: "olivia", EmailVerified: true})
+	h = page("result", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`),
+		chromedp.Navigate(queryURL), chromedp.WaitVisible(`#result`))
+	if !strings.Contains(h, "released") || !strings.Contains(h, "<svg") || !strings.Contains(h, "± ") || strings.Contains(h, "Approve and release") {
+		t.Errorf("the receiver's released result:\n%s", h)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
+		t.Fatal(err)
+	}
+
 	// The operator's olivia sees the demo room, not the operator's other
 	// room, where the operator granted her nothing; a user the operator
 	// granted nothing at all sees no room and is refused the room's pages.
@@ -206,8 +268,8 @@ func TestWebUI(t *testing.T) {
 			signins++
 		}
 	}
-	if signins != 3 {
-		t.Errorf("%d sign-in entries in the log, want 3", signins)
+	if signins != 6 {
+		t.Errorf("%d sign-in entries in the log, want 6", signins)
 	}
 }
 

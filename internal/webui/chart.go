@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
 )
 
 // esc escapes text for SVG.
@@ -87,4 +89,48 @@ func gauge(used, limit float64) template.HTML {
 	return template.HTML(fmt.Sprintf(`<svg class="chart" role="img" viewBox="0 0 120 14" width="120" height="14" xmlns="http://www.w3.org/2000/svg">`+
 		`<title>%.0f %% of the budget used</title><rect x="0" y="2" width="120" height="10" rx="3" fill="#e6e9ef"/>`+
 		`<rect x="0" y="2" width="%.1f" height="10" rx="3" fill="%s"/></svg>`, 100*share, 120*share, color))
+}
+
+// resultChart draws a release's first metric per shown group as
+// horizontal bars, each with its 95 % interval.
+func resultChart(r *release.Release) template.HTML {
+	if len(r.Cells) == 0 || len(r.Metrics) == 0 || len(r.Cells) > 40 {
+		return ""
+	}
+	top := 0.0
+	for _, c := range r.Cells {
+		top = math.Max(top, c.Values[0]+c.Interval95[0])
+	}
+	if top <= 0 {
+		return ""
+	}
+	const w, left, row = 640, 200, 28
+	h := row*len(r.Cells) + 30
+	scale := float64(w-left-20) / top
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" role="img" viewBox="0 0 %d %d" width="%d" height="%d" xmlns="http://www.w3.org/2000/svg">`, w, h, w, h)
+	fmt.Fprintf(&b, `<title>%s per group, with 95 %% intervals</title>`, esc(r.Metrics[0].Name))
+	for i := 0; i <= 4; i++ {
+		x := top * float64(i) / 4
+		px := left + int(x*scale)
+		fmt.Fprintf(&b, `<line x1="%d" y1="0" x2="%d" y2="%d" stroke="#d8dde5"/>`, px, px, h-20)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="middle" fill="#5b6575">%s</text>`, px, h-5, esc(strconv.FormatFloat(x, 'g', 3, 64)))
+	}
+	for i, c := range r.Cells {
+		label := strings.Join(c.Key, " / ")
+		if label == "" {
+			label = "all"
+		}
+		v, half := math.Max(c.Values[0], 0), c.Interval95[0]
+		y := i*row + 5
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1d2430">%s</text>`, left-8, y+14, esc(label))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="16" fill="#1f5fbf"><title>%s: %.2f ± %.2f</title></rect>`,
+			left, y+2, int(v*scale), esc(label), c.Values[0], half)
+		lo, hi := left+int(math.Max(c.Values[0]-half, 0)*scale), left+int((c.Values[0]+half)*scale)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430" stroke-width="2"/>`, lo, y+10, hi, y+10)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430"/>`,
+			lo, y+4, lo, y+16, hi, y+4, hi, y+16)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }

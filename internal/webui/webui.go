@@ -111,7 +111,7 @@ func New(cfg Config) (*UI, error) {
 		}
 		u.providers[p.Party] = &provider{Provider: p}
 	}
-	for _, name := range []string{"login", "error", "rooms", "room", "audit"} {
+	for _, name := range []string{"login", "error", "rooms", "room", "audit", "run", "query", "queries"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: template %s: %w", name, err)
@@ -128,6 +128,11 @@ func New(cfg Config) (*UI, error) {
 	m.HandleFunc("GET /ui/rooms", u.signedIn(u.rooms))
 	m.HandleFunc("GET /ui/rooms/{room}", u.signedIn(u.room))
 	m.HandleFunc("GET /ui/rooms/{room}/audit", u.signedIn(u.audit))
+	m.HandleFunc("GET /ui/rooms/{room}/run/{template}", u.signedIn(u.run))
+	m.HandleFunc("POST /ui/rooms/{room}/run/{template}", u.signedIn(u.run))
+	m.HandleFunc("GET /ui/rooms/{room}/queries", u.signedIn(u.queries))
+	m.HandleFunc("GET /ui/rooms/{room}/queries/{query}", u.signedIn(u.query))
+	m.HandleFunc("POST /ui/rooms/{room}/queries/{query}/review", u.signedIn(u.review))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, nil, http.StatusNotFound, cleanroom.Errorf(cleanroom.ENotFound, "no page %s", r.URL.Path))
 	})
