@@ -75,6 +75,13 @@ const (
 	// no data and spends nothing.
 	ActionQueryExplain Action = "query.explain"
 
+	// The commercial side: a room's terms (set by the platform admin, read
+	// by the room's members), the billing ledger and the business view.
+	ActionTermsSet  Action = "billing.terms_set"
+	ActionTermsShow Action = "billing.terms_show"
+	ActionLedger    Action = "billing.ledger"
+	ActionDashboard Action = "dashboard.show"
+
 	// ActionAdminToken is recorded when `cleanroom init` or `cleanroom
 	// admin-token` mints a platform admin token on the server's machine.
 	// It is not an API route and Authorize does not decide it: holding the
@@ -96,6 +103,7 @@ var Actions = []Action{
 	ActionQueryRun, ActionQueryList, ActionQueryShow, ActionQueryReview, ActionQueryExplain,
 	ActionIncidentList, ActionIncidentTriage, ActionAuditCosign,
 	ActionDUADraft, ActionDUAList, ActionDUAShow, ActionDUASign, ActionDUATerminate,
+	ActionTermsSet, ActionTermsShow, ActionLedger, ActionDashboard,
 }
 
 // Target is what an action is about, as far as authorization needs to
@@ -255,6 +263,28 @@ func Authorize(p *Principal, a Action, t Target) error {
 			return needRole(t.Room, RoleReviewer)
 		}
 		return nil
+
+	case ActionTermsSet, ActionTermsShow:
+		// The platform runs the commercial side: its admin sets a room's
+		// terms; the room's members read what they pay and earn.
+		if !t.RoomExists {
+			return noRoom(t.Room)
+		}
+		member := p.Kind == User && len(p.RolesIn(t.Room)) > 0
+		if !admin && !member {
+			return noRoom(t.Room)
+		}
+		if a == ActionTermsSet && !admin {
+			return onlyAdmin(a)
+		}
+		return nil
+
+	case ActionLedger, ActionDashboard:
+		// Each sees the rooms SeeRoomMetrics lets it see.
+		if admin || p.Vouched() {
+			return nil
+		}
+		return notVouched(p)
 
 	case ActionRoomShow, ActionRoomInvite, ActionRoomAudit:
 		if !t.RoomExists {
@@ -419,6 +449,35 @@ func SeeResult(p *Principal, room, state string, receivers, reviewBy []string) b
 	return false
 }
 
+// SeeRoomMetrics decides whether p sees a room in the business view — the
+// dashboard, the billing ledger, the quarterly review: the platform admin,
+// who runs the commercial side, sees every room; a party's user only the
+// rooms it is a member of (holds a verified role in).
+func SeeRoomMetrics(p *Principal, room string) bool {
+	if p == nil {
+		return false
+	}
+	return p.Kind == Admin || p.Kind == User && len(p.RolesIn(room)) > 0
+}
+
+// SeeMatchPart decides whose part of a room's match report feeds p's
+// match rates: the platform admin's view takes every party's rates (rates
+// only, never counts); a member's only its own party's part, as the match
+// report itself shows it.
+func SeeMatchPart(p *Principal, room, party string) bool {
+	if !SeeRoomMetrics(p, room) {
+		return false
+	}
+	return p.Kind == Admin || p.Party == party
+}
+
+// SeeBudgets decides whether p sees the privacy budgets of a room's
+// datasets in the business view: only the room's members, who see its
+// datasets; the platform admin reads no dataset.
+func SeeBudgets(p *Principal, room string) bool {
+	return p != nil && p.Kind == User && len(p.RolesIn(room)) > 0
+}
+
 // roomMember is the first rule of every action inside a room: the room
 // must exist and the caller must be one of its members (404 otherwise, as
 // for a room that does not exist); the platform admin, who is no member,
@@ -471,6 +530,8 @@ func describe(a Action) string {
 		return "invite parties to rooms"
 	case ActionAuditList:
 		return "read the platform audit log"
+	case ActionTermsSet:
+		return "set a room's commercial terms"
 	}
 	return string(a)
 }

@@ -100,6 +100,24 @@ var matrix = map[string]struct {
 	"PUT /api/v1/rooms/{room}/agent/key": {request{path: "/api/v1/rooms/r1/agent/key", body: func(f *fixture, who string) any {
 		return f.agentKey("bank")
 	}}, with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
+	"GET /api/v1/rooms/{room}/queries/{query}/opened": {request{path: "/api/v1/rooms/r1/queries/{query}/opened", body: func(f *fixture, who string) any {
+		f.queryReady("  receivers: [bank]\n")
+		f.runQuery()
+		if who == "receiver" {
+			f.openAsAgent("bank")
+		}
+		return nil
+	}}, with(authed(403, 403, 404, 404), "receiver", 200)},
+	"GET /api/v1/rooms/{room}/agent/opening": {request{path: "/api/v1/rooms/r1/agent/opening?wait=0s"},
+		with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
+	"POST /api/v1/rooms/{room}/agent/opening/{request}": {request{path: "/api/v1/rooms/r1/agent/opening/{opening}", body: func(f *fixture, who string) any {
+		task := &scoringTask{room: "r1", party: "bank", id: "open-1", result: make(chan scoringAnswer, 1), job: OpeningJob{ID: "open-1"}}
+		f.srv.opening.push(task)
+		f.srv.opening.take(f.t.Context(), "r1", "bank", 0)
+		f.ids["opening"] = "open-1"
+		return OpeningResult{Refused: "a test refusal"}
+	}}, with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
+	"GET /api/v1/rooms/{room}/matches":    {request{path: "/api/v1/rooms/r1/matches"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/agent/keys": {request{path: "/api/v1/rooms/r1/agent/keys"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/hmac": {request{path: "/api/v1/rooms/r1/hmac", body: func(f *fixture, who string) any {
 		f.hmacRoom()
@@ -175,7 +193,7 @@ var matrix = map[string]struct {
 	"GET /api/v1/rooms/{room}/agent/scoring": {request{path: "/api/v1/rooms/r1/agent/scoring?wait=0s"}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"POST /api/v1/rooms/{room}/agent/scoring/{request}": {request{path: "/api/v1/rooms/r1/agent/scoring/{scoring}", body: func(f *fixture, who string) any {
 		// A request waiting for the bank's agent, taken by it.
-		task := &scoringTask{room: "r1", party: "bank", result: make(chan scoringAnswer, 1), job: ScoringJob{ID: "req-1"}}
+		task := &scoringTask{room: "r1", party: "bank", id: "req-1", result: make(chan scoringAnswer, 1), job: ScoringJob{ID: "req-1"}}
 		f.srv.scoring.push(task)
 		f.srv.scoring.take(f.t.Context(), "r1", "bank", 0)
 		f.ids["scoring"] = "req-1"
@@ -183,6 +201,12 @@ var matrix = map[string]struct {
 	}}, with(authed(403, 403, 404, 404), "provider", 200)},
 	"DELETE /api/v1/rooms/{room}/datasets/{dataset}/uploads/{upload}": {request{path: "/api/v1/rooms/r1/datasets/bank-customers/uploads/up1"},
 		with(authed(403, 403, 404, 404), "provider", 200)},
+	"PUT /api/v1/rooms/{room}/terms": {request{path: "/api/v1/rooms/r1/terms", body: func(f *fixture, who string) any {
+		return TermsRequest{Currency: "EUR", Subscription: 500000, RunPrice: 2500, Payer: "bank", Seller: "operator"}
+	}}, authed(200, 403, 404, 404)},
+	"GET /api/v1/rooms/{room}/terms": {request{path: "/api/v1/rooms/r1/terms"}, authed(200, 200, 404, 404)},
+	"GET /api/v1/billing/ledger":     {request{path: "/api/v1/billing/ledger?quarter=2026Q4"}, authed(200, 200, 200, 403)},
+	"GET /api/v1/dashboard":          {request{path: "/api/v1/dashboard?quarter=2026Q4"}, authed(200, 200, 200, 403)},
 }
 
 // all expects the same status for every principal.

@@ -268,6 +268,11 @@ func (s *Server) recordQuery(c *call) (int, any, error) {
 			return 0, nil, err
 		}
 	}
+	// The run's charge, in the run's transaction: no run without its
+	// ledger entry, no entry without its run.
+	if err := s.chargeRun(c, &w.row); err != nil {
+		return 0, nil, err
+	}
 	c.object = "query:" + w.row.ID
 	c.detail["state"] = w.row.State
 	if w.kept > 0 {
