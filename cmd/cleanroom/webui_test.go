@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/oauth2-proxy/mockoidc"
 
+	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/agent"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
@@ -104,6 +106,12 @@ func TestWebUI(t *testing.T) {
 	admin := client.New(m.URL(), session.Admin, tc)
 	if _, err := admin.CreateRoom(context.Background(), httpapi.CreateRoomRequest{Name: "operator-insurer", Host: demoHost,
 		Parties: []string{"operator"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Commercial terms: the bank pays the operator 1,000.00 EUR a quarter
+	// and 25.00 EUR a run.
+	if _, err := admin.SetTerms(context.Background(), demoRoom, httpapi.TermsRequest{Currency: "EUR", Subscription: 100000, RunPrice: 2500,
+		Payer: "bank", Seller: "operator"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
@@ -233,7 +241,27 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(h, "released") || !strings.Contains(h, "<svg") || !strings.Contains(h, "± ") || strings.Contains(h, "Approve and release") {
 		t.Errorf("the receiver's released result:\n%s", h)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
+	// The dashboard shows what the API's dashboard says for her party,
+	// revenue included (the one run since the terms: 25.00, and the
+	// quarter's subscription); the quarterly review is the same page as
+	// `cleanroom report quarterly`.
+	want, err := admin.WithToken(session.Users["operator/olivia"]).Dashboard(context.Background(), cleanroom.QuarterOf(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = page("dashboard", chromedp.Click(`a[href="/ui/dashboard"]`), chromedp.WaitVisible(`#measures`))
+	for _, cell := range []string{fmt.Sprintf(`id="active-rooms">%d<`, want.ActiveRooms), fmt.Sprintf(`id="queries">%d<`, want.Queries),
+		`id="revenue-EUR">1025.00`, "<svg"} {
+		if !strings.Contains(h, cell) {
+			t.Errorf("dashboard lacks %s (the API says %+v)", cell, want)
+		}
+	}
+	h = page("quarterly", chromedp.Navigate(m.URL()+"/ui/report?quarter="+want.Quarter.String()), chromedp.WaitReady(`main`))
+	if !strings.Contains(h, "operator-bank") || !strings.Contains(h, "<svg") {
+		t.Errorf("quarterly review page:\n%.2000s", h)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL()+"/ui/rooms"), chromedp.WaitVisible(`header form button`),
+		chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -111,7 +111,7 @@ func New(cfg Config) (*UI, error) {
 		}
 		u.providers[p.Party] = &provider{Provider: p}
 	}
-	for _, name := range []string{"login", "error", "rooms", "room", "audit", "run", "query", "queries"} {
+	for _, name := range []string{"login", "error", "rooms", "room", "audit", "run", "query", "queries", "dashboard"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: template %s: %w", name, err)
@@ -131,6 +131,8 @@ func New(cfg Config) (*UI, error) {
 	m.HandleFunc("GET /ui/rooms/{room}/run/{template}", u.signedIn(u.run))
 	m.HandleFunc("POST /ui/rooms/{room}/run/{template}", u.signedIn(u.run))
 	m.HandleFunc("GET /ui/rooms/{room}/queries", u.signedIn(u.queries))
+	m.HandleFunc("GET /ui/dashboard", u.signedIn(u.dashboard))
+	m.HandleFunc("GET /ui/report", u.signedIn(u.quarterly))
 	m.HandleFunc("GET /ui/rooms/{room}/queries/{query}", u.signedIn(u.query))
 	m.HandleFunc("POST /ui/rooms/{room}/queries/{query}/review", u.signedIn(u.review))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
