@@ -152,4 +152,3 @@ func (u *UI) quarterly(w http.ResponseWriter, r *http.Request, s *session, c *cl
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(b.Bytes())
 }
-
