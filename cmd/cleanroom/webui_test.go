@@ -169,6 +169,21 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("room page lacks %q", want)
 		}
 	}
+	// On a phone's screen the page fits its width: wide tables scroll in
+	// their own box.
+	page("room-phone", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`#match`))
+	width, err := chromedp.Run(ctx, chromedp.EvaluateAsDevTools[int](`document.documentElement.scrollWidth`))
+	if err != nil || width > 390 {
+		t.Errorf("the room page is %d pixels wide on a 390-pixel screen (%v)", width, err)
+	}
+	// Keyboard: the first Tab reaches the first link, and focus is drawn.
+	focused, err := chromedp.Run(ctx, chromedp.EvaluateAsDevTools[string](`document.querySelector('a').focus(); getComputedStyle(document.activeElement).outlineStyle`))
+	if err != nil || focused == "none" {
+		t.Errorf("a focused link shows no outline (%q, %v)", focused, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateReset()); err != nil {
+		t.Fatal(err)
+	}
 	h = page("audit", chromedp.Click(`a[href="/ui/rooms/operator-bank/audit"]`), chromedp.WaitVisible(`#entries`))
 	if !strings.Contains(h, "Verified: the") || !strings.Contains(h, "query.run") {
 		t.Errorf("audit page does not show a verified log with the runs")
