@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/library"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
 	"github.com/cleanroom-dev/cleanroom/internal/webui"
 )
@@ -121,6 +123,17 @@ func TestWebUI(t *testing.T) {
 
 	// The bank's ben signs in through the bank's identity provider.
 	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", Email: "ben@bank.example", EmailVerified: true})
+	// do runs browser actions, failing the test after 30 seconds with
+	// where the browser is.
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %v (at %s)", what, err, loc)
+		}
+	}
 	var html string
 	page := func(name string, actions ...chromedp.Action[chromedp.Void]) string {
 		t.Helper()
@@ -132,10 +145,10 @@ func TestWebUI(t *testing.T) {
 			t.Fatalf("%s: %v\nat %s:\n%s", name, err, loc, h)
 		}
 		var err error
-		if html, err = chromedp.Run(ctx, chromedp.OuterHTML("html")); err != nil {
+		if html, err = chromedp.Run(sctx, chromedp.OuterHTML("html")); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		shot, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("%s: screenshot: %v", name, err)
 		}
@@ -181,9 +194,7 @@ func TestWebUI(t *testing.T) {
 	if err != nil || focused == "none" {
 		t.Errorf("a focused link shows no outline (%q, %v)", focused, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateReset()); err != nil {
-		t.Fatal(err)
-	}
+	do("reset the viewport", chromedp.EmulateReset())
 	h = page("audit", chromedp.Click(`a[href="/ui/rooms/operator-bank/audit"]`), chromedp.WaitVisible(`#entries`))
 	if !strings.Contains(h, "Verified: the") || !strings.Contains(h, "query.run") {
 		t.Errorf("audit page does not show a verified log with the runs")
@@ -211,8 +222,39 @@ func TestWebUI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if party == "bank" {
+			// The bank's agent signs the browser approvals of ben, confirmed
+			// at the bank's identity provider.
+			a.Approvals = &agent.Approvals{Issuer: bankProvider.Issuer, ClientID: bankProvider.ClientID, Approvers: []string{"ben"}}
+		}
 		go a.Run(sctx, time.Second)
 	}
+
+	// A new template version waits for the bank's approval; ben approves
+	// it in the browser, confirms at the bank's identity provider, and the
+	// bank's agent signs it with the bank's key.
+	lib, err := library.Get("spend-by-tier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(string(lib.YAML), "question: ", "question: (revised) ", 1)
+	if _, err := admin.WithToken(session.Users["operator/olivia"]).ProposeTemplate(context.Background(), demoRoom, yaml); err != nil {
+		t.Fatal(err)
+	}
+	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", EmailVerified: true})
+	h = page("approve", chromedp.Click(`a[href="/ui/login/bank"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`),
+		chromedp.Navigate(m.URL()+"/ui/rooms/operator-bank"), chromedp.WaitVisible(`form:has(input[value="spend-by-tier"]) button`))
+	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", EmailVerified: true})
+	h = page("approved", chromedp.Click(`form:has(input[value="spend-by-tier"]) button`),
+		chromedp.WaitNotPresent(`form:has(input[value="spend-by-tier"]) button`), chromedp.WaitVisible(`#templates`))
+	tb, err := admin.WithToken(session.Users["bank/ben"]).ShowTemplate(context.Background(), demoRoom, "spend-by-tier", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(tb.ApprovedBy, "bank") || len(tb.Approvals) == 0 {
+		t.Errorf("after ben's approval in the browser, version 2 is approved by %v", tb.ApprovedBy)
+	}
+	do("sign out", chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/bank"]`))
 
 	// The operator's olivia runs a template from its form, with the
 	// preview first; the bank reviews the result before she receives it.
@@ -233,9 +275,7 @@ func TestWebUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/bank"]`)); err != nil {
-		t.Fatal(err)
-	}
+	do("sign out", chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/bank"]`))
 	bankIdP.QueueUser(&mockoidc.MockUser{Subject: "bank-0001", PreferredUsername: "ben", EmailVerified: true})
 	h = page("review-queue", chromedp.Click(`a[href="/ui/login/bank"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`),
 		chromedp.Navigate(m.URL()+"/ui/rooms/operator-bank/queries"), chromedp.WaitVisible(`#review`))
@@ -247,9 +287,7 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(h, "released") {
 		t.Errorf("after approval:\n%s", h)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
-		t.Fatal(err)
-	}
+	do("sign out", chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`))
 	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0001", PreferredUsername: "olivia", EmailVerified: true})
 	h = page("result", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-bank"]`),
 		chromedp.Navigate(queryURL), chromedp.WaitVisible(`#result`))
@@ -275,10 +313,8 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(h, "operator-bank") || !strings.Contains(h, "<svg") {
 		t.Errorf("quarterly review page:\n%.2000s", h)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL()+"/ui/rooms"), chromedp.WaitVisible(`header form button`),
-		chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
-		t.Fatal(err)
-	}
+	do("sign out", chromedp.Navigate(m.URL()+"/ui/rooms"), chromedp.WaitVisible(`header form button`),
+		chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`))
 
 	// The operator's olivia sees the demo room, not the operator's other
 	// room, where the operator granted her nothing; a user the operator
@@ -288,9 +324,7 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(h, "operator/olivia") || strings.Contains(h, "operator-insurer") {
 		t.Errorf("rooms page as operator/olivia: want the demo room only:\n%s", h)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`)); err != nil {
-		t.Fatal(err)
-	}
+	do("sign out", chromedp.Click(`header form button`), chromedp.WaitVisible(`a[href="/ui/login/operator"]`))
 	opIdP.QueueUser(&mockoidc.MockUser{Subject: "op-0002", PreferredUsername: "oscar", EmailVerified: true})
 	h = page("rooms-ungranted", chromedp.Click(`a[href="/ui/login/operator"]`), chromedp.WaitVisible(`h1`))
 	if strings.Contains(h, `href="/ui/rooms/operator-bank"`) {
@@ -311,8 +345,8 @@ func TestWebUI(t *testing.T) {
 			signins++
 		}
 	}
-	if signins != 6 {
-		t.Errorf("%d sign-in entries in the log, want 6", signins)
+	if signins != 7 {
+		t.Errorf("%d sign-in entries in the log, want 7", signins)
 	}
 }
 

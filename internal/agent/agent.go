@@ -54,6 +54,9 @@ type Agent struct {
 	// NoUIResults stops Run from opening the party's results for its users
 	// in the room's web UI (ServeOpening).
 	NoUIResults bool
+	// Approvals, when set, has Run sign the approvals its listed users
+	// make in the web UI (ServeApprovals).
+	Approvals *Approvals
 }
 
 func (a *Agent) currentGuard() *blind.Guard {
@@ -232,6 +235,9 @@ func (a *Agent) Run(ctx context.Context, poll time.Duration) error {
 	wg.Go(func() { a.ServeScoring(ctx) })
 	if !a.NoUIResults {
 		wg.Go(func() { a.ServeOpening(ctx) })
+	}
+	if a.Approvals != nil {
+		wg.Go(func() { a.ServeApprovals(ctx) })
 	}
 	defer wg.Wait()
 	for {

@@ -58,3 +58,20 @@ func (c *Client) TakeOpening(ctx context.Context, room string, wait time.Duratio
 func (c *Client) PostOpened(ctx context.Context, room, id string, res httpapi.OpeningResult) error {
 	return c.do(ctx, http.MethodPost, roomPath(room)+"/agent/opening/"+seg(id), res, nil)
 }
+
+// Approve hands a browser approval to the caller's party's agent through
+// the room and waits for its answer.
+func (c *Client) Approve(ctx context.Context, room string, req httpapi.ApprovalRequest) (*httpapi.ApprovalAnswer, error) {
+	return send[httpapi.ApprovalAnswer](ctx, c, http.MethodPost, roomPath(room)+"/approvals", req)
+}
+
+// TakeApprovals waits up to wait for browser approvals for the caller's
+// party's agent, and takes them.
+func (c *Client) TakeApprovals(ctx context.Context, room string, wait time.Duration) (*httpapi.ApprovalJobs, error) {
+	return get[httpapi.ApprovalJobs](ctx, c, roomPath(room)+"/agent/approvals?wait="+url.QueryEscape(wait.String()))
+}
+
+// AnswerApproval answers a browser approval.
+func (c *Client) AnswerApproval(ctx context.Context, room, id string, a httpapi.ApprovalAnswer) error {
+	return c.do(ctx, http.MethodPost, roomPath(room)+"/agent/approvals/"+seg(id), a, nil)
+}

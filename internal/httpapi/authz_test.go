@@ -117,6 +117,27 @@ var matrix = map[string]struct {
 		f.ids["opening"] = "open-1"
 		return OpeningResult{Refused: "a test refusal"}
 	}}, with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
+	"POST /api/v1/rooms/{room}/approvals": {request{path: "/api/v1/rooms/r1/approvals", body: func(f *fixture, who string) any {
+		in := NewApprovalIntent(f.srv.ServerID(), "r1", "bank", "u-"+who, ApproveTemplate, "tiers", 1, "d1", f.now)
+		if who == "provider" {
+			f.signAsAgent("bank")
+		} else {
+			// No agent answers the other members' approvals.
+			old := approvalTimeout
+			approvalTimeout = 50 * time.Millisecond
+			f.t.Cleanup(func() { approvalTimeout = old })
+		}
+		return ApprovalRequest{Intent: in, IDToken: "a-token"}
+	}}, with(authed(403, 503, 404, 404), "provider", 200)},
+	"GET /api/v1/rooms/{room}/agent/approvals": {request{path: "/api/v1/rooms/r1/agent/approvals?wait=0s"},
+		with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
+	"POST /api/v1/rooms/{room}/agent/approvals/{request}": {request{path: "/api/v1/rooms/r1/agent/approvals/{approval}", body: func(f *fixture, who string) any {
+		task := &scoringTask{room: "r1", party: "bank", id: "appr-1", result: make(chan scoringAnswer, 1), job: ApprovalJob{ID: "appr-1"}}
+		f.srv.approving.push(task)
+		f.srv.approving.take(f.t.Context(), "r1", "bank", 0)
+		f.ids["approval"] = "appr-1"
+		return ApprovalAnswer{Refused: "a test refusal"}
+	}}, with(with(with(authed(403, 403, 404, 404), "provider", 200), "receiver", 200), "reviewer", 200)},
 	"GET /api/v1/rooms/{room}/matches":    {request{path: "/api/v1/rooms/r1/matches"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/agent/keys": {request{path: "/api/v1/rooms/r1/agent/keys"}, authed(403, 200, 404, 404)},
 	"GET /api/v1/rooms/{room}/hmac": {request{path: "/api/v1/rooms/r1/hmac", body: func(f *fixture, who string) any {

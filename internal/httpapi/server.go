@@ -76,7 +76,9 @@ type Server struct {
 	scoring *scoringHub
 	modelMu sync.Mutex
 	// opening relays sealed results to the parties' agents for the web UI.
-	opening   *scoringHub
+	opening *scoringHub
+	// approving relays browser approvals to the parties' agents.
+	approving *scoringHub
 	opener    Opener
 	vault     *vault.Store
 	uploadDir string
@@ -113,12 +115,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		wake:     make(chan struct{}, 1),
-		scoring:  newScoringHub(),
-		opening:  newScoringHub(),
-		db:       cfg.DB,
-		log:      cfg.Logger,
-		serverID: cleanroom.KeyFingerprint(cfg.SigningKey),
+		wake:      make(chan struct{}, 1),
+		scoring:   newScoringHub(),
+		opening:   newScoringHub(),
+		approving: newScoringHub(),
+		db:        cfg.DB,
+		log:       cfg.Logger,
+		serverID:  cleanroom.KeyFingerprint(cfg.SigningKey),
 		info: ServerInfo{
 			Name: "cleanroom", Version: cfg.Version,
 			ServerID:   cleanroom.KeyFingerprint(cfg.SigningKey),
@@ -135,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 	if s.queryMem == 0 {
 		s.queryMem = defaultQueryMemoryLimit
 	}
-	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.scoringRoutes(), s.openingRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes(), s.billingRoutes())
+	s.routes = slices.Concat(s.buildRoutes(), s.datasetRoutes(), s.matchRoutes(), s.hmacRoutes(), s.templateRoutes(), s.queryRoutes(), s.scoringRoutes(), s.openingRoutes(), s.approvalRoutes(), s.incidentRoutes(), s.auditLogRoutes(), s.duaRoutes(), s.billingRoutes())
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/client"
+	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 )
 
 // Provider is one party's OpenID Connect identity provider. Its users
@@ -124,6 +127,9 @@ func (p *provider) oauth(op *oidc.Provider, r *http.Request) *oauth2.Config {
 type login struct {
 	party, nonce, verifier string
 	expires                time.Time
+	// intent, when set, makes this the confirmation of an approval by the
+	// signed-in user rather than a sign-in.
+	intent *httpapi.ApprovalIntent
 }
 
 // startLogin sends the browser to the party's identity provider, with a
@@ -218,6 +224,22 @@ func (u *UI) callback(w http.ResponseWriter, r *http.Request) {
 		refuse("the identity provider names you %q, which is not a user name of party %s (%v)", name, p.Party, err)
 		return
 	}
+	if l.intent != nil {
+		// An approval: the same user as the session's confirmed it at its
+		// party's provider; the party's agent checks the token and signs.
+		s := u.session(r)
+		if s == nil || s.party != p.Party || s.user != name {
+			refuse("the approval was confirmed by %q, not by the signed-in user", name)
+			return
+		}
+		c := client.NewInProcess(u.cfg.API, s.token)
+		if _, err := c.Approve(r.Context(), l.intent.Room, httpapi.ApprovalRequest{Intent: *l.intent, IDToken: raw}); err != nil {
+			u.fail(w, r, s, 0, err)
+			return
+		}
+		http.Redirect(w, r, "/ui/rooms/"+l.intent.Room, http.StatusSeeOther)
+		return
+	}
 	created, err := u.cfg.Accounts.SignIn(r.Context(), p.Party, name, p.Issuer, idt.Subject, SessionTTL)
 	if err != nil {
 		u.fail(w, r, nil, http.StatusInternalServerError, err)
@@ -225,4 +247,51 @@ func (u *UI) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	u.newSession(w, p.Party, name, created)
 	http.Redirect(w, r, "/ui/rooms", http.StatusSeeOther)
+}
+
+// approve starts the confirmation of an approval the signed-in user makes
+// on a room's page: an agreement version to sign, or a template version
+// to approve, for its party. The user signs in again at its party's
+// provider (prompt=login) with the intent's digest as the nonce; the
+// callback hands the intent and the ID token to the party's agent.
+func (u *UI) approve(w http.ResponseWriter, r *http.Request, s *session, c *client.Client) {
+	if err := checkCSRF(r, s); err != nil {
+		u.fail(w, r, s, http.StatusForbidden, err)
+		return
+	}
+	p := u.providers[s.party]
+	if p == nil {
+		u.fail(w, r, s, http.StatusNotFound, cleanroom.Errorf(cleanroom.ENotFound, "no identity provider is configured for party %q", s.party))
+		return
+	}
+	info, err := c.ServerInfo(r.Context())
+	if err != nil {
+		u.fail(w, r, s, 0, err)
+		return
+	}
+	version, _ := strconv.Atoi(r.PostFormValue("version"))
+	in := httpapi.NewApprovalIntent(info.ServerID, r.PathValue("room"), s.party, s.user, r.PostFormValue("kind"), r.PostFormValue("template"),
+		version, r.PostFormValue("digest"), u.cfg.Now())
+	if err := in.Validate(); err != nil {
+		u.fail(w, r, s, http.StatusBadRequest, err)
+		return
+	}
+	op, _, err := p.discover(r.Context())
+	if err != nil {
+		u.fail(w, r, s, http.StatusBadGateway, cleanroom.Errorf(cleanroom.EInvalid, "the identity provider of %s does not answer", p.Name))
+		return
+	}
+	nonce, err := in.Nonce()
+	if err != nil {
+		u.fail(w, r, s, http.StatusInternalServerError, err)
+		return
+	}
+	state, verifier := rand.Text(), oauth2.GenerateVerifier()
+	u.mu.Lock()
+	u.logins[state] = &login{party: p.Party, nonce: nonce, verifier: verifier, expires: u.cfg.Now().Add(loginTTL), intent: &in}
+	u.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: state, Path: "/ui/", MaxAge: int(loginTTL.Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, p.oauth(op, r).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0")), http.StatusFound)
 }

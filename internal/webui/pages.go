@@ -59,6 +59,7 @@ var funcs = template.FuncMap{
 		return "warn"
 	},
 	"gauge": gauge,
+	"has":   func(list []string, s string) bool { return slices.Contains(list, s) },
 }
 
 // roomRow is a room in the rooms list, with the caller's roles in it.
@@ -95,6 +96,9 @@ type roomPage struct {
 	Match        *httpapi.MatchRunBody
 	MatchChart   template.HTML
 	Templates    []httpapi.TemplateBody
+	// SignAgreement offers the user to sign the agreement for its party;
+	// Provider says the user may approve templates for it.
+	SignAgreement, Provider bool
 }
 
 type datasetRow struct {
@@ -160,6 +164,13 @@ func (u *UI) room(w http.ResponseWriter, r *http.Request, s *session, c *client.
 		return
 	}
 	p.Templates = ts.Templates
+	who, err := c.Whoami(ctx)
+	if err != nil {
+		u.fail(w, r, s, 0, err)
+		return
+	}
+	p.Provider = slices.Contains(who.Rooms[name], cleanroom.RoleProvider)
+	p.SignAgreement = p.Agreement != nil && slices.Contains(p.Agreement.Pending, s.party) && u.providers[s.party] != nil
 	u.render(w, s, http.StatusOK, "room", "Room "+name, p)
 }
 
