@@ -89,6 +89,8 @@ type DemoConfig struct {
 	Synth *synth.Config
 	// Summary, when set, receives the run's summary (--once --json).
 	Summary io.Writer
+	// providers are the demo parties' identity providers, when serving.
+	providers []webui.Provider
 }
 
 // demoSession is what the demo set up, printed at the end.
@@ -149,6 +151,7 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		}
 		defer stopIdPs()
 		providers = ps
+		cfg.providers = ps
 	}
 	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers}, logger)
 	sctx, stop := context.WithCancel(ctx)

@@ -31,18 +31,23 @@ func demoScoring(ctx context.Context, cfg DemoConfig, admin *client.Client, sess
 	go a.ServeScoring(ctx)
 	step("the operator's agent answers online scoring requests (re-blinding each under the bank's signed request manifest)")
 	// Every party's agent opens its party's results for its users in the
-	// web UI, for as long as the demo serves.
-	go a.ServeOpening(ctx)
+	// web UI, and signs its demo user's approvals there once confirmed at
+	// the party's identity provider, for as long as the demo serves.
 	for _, u := range demoUsers {
-		if u.party == "operator" {
-			continue
-		}
-		pa, err := agent.New(ctx, admin.WithToken(session.Users[u.party+"/"+u.user]), demoRoom, keys[u.party],
-			filepath.Join(cfg.DataDir, "parties", u.party, "agent"), nil)
-		if err != nil {
-			return nil, fmt.Errorf("agent of %s: %w", u.party, err)
+		pa := a
+		if u.party != "operator" {
+			if pa, err = agent.New(ctx, admin.WithToken(session.Users[u.party+"/"+u.user]), demoRoom, keys[u.party],
+				filepath.Join(cfg.DataDir, "parties", u.party, "agent"), nil); err != nil {
+				return nil, fmt.Errorf("agent of %s: %w", u.party, err)
+			}
 		}
 		go pa.ServeOpening(ctx)
+		for _, p := range cfg.providers {
+			if p.Party == u.party {
+				pa.Approvals = &agent.Approvals{Issuer: p.Issuer, ClientID: p.ClientID, Approvers: []string{u.user}}
+				go pa.ServeApprovals(ctx)
+			}
+		}
 	}
 
 	subscriber, other, err := demoApplicants(filepath.Join(session.SynthDir, "operator_subscribers.csv"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -158,6 +159,8 @@ func printMatch(w io.Writer, run *httpapi.MatchRunBody) error {
 func newAgentCmd(g *globals) *cobra.Command {
 	var room, keysDir, state string
 	var once, noUIResults bool
+	var approvers []string
+	var oidcIssuer, oidcClient, oidcClaim string
 	var cosignEvery time.Duration
 	var poll time.Duration
 	cmd := &cobra.Command{
@@ -201,6 +204,12 @@ provider role, and runs until interrupted (or once, with --once).`,
 					return err
 				}
 				a.NoUIResults = noUIResults
+				if len(approvers) > 0 {
+					if oidcIssuer == "" || oidcClient == "" {
+						return usageError{errors.New("--approvers needs --oidc-issuer and --oidc-client-id: the party's identity provider confirms each approval")}
+					}
+					a.Approvals = &agent.Approvals{Issuer: oidcIssuer, ClientID: oidcClient, UserClaim: oidcClaim, Approvers: approvers}
+				}
 				auditDir := filepath.Join(state, "audit")
 				if once {
 					n, err := a.RunOnce(cmd.Context())
@@ -250,6 +259,10 @@ provider role, and runs until interrupted (or once, with --once).`,
 	cmd.Flags().BoolVar(&once, "once", false, "do the pending jobs and exit")
 	cmd.Flags().DurationVar(&poll, "poll", 5*time.Second, "how often to look for new jobs")
 	cmd.Flags().BoolVar(&noUIResults, "no-ui-results", false, "do not open your party's results for its users in the room's web UI")
+	cmd.Flags().StringSliceVar(&approvers, "approvers", nil, "users whose approvals in the web UI (agreements, templates) the agent signs with the party's key")
+	cmd.Flags().StringVar(&oidcIssuer, "oidc-issuer", "", "your party's OpenID Connect provider, which confirms each web UI approval")
+	cmd.Flags().StringVar(&oidcClient, "oidc-client-id", "", "the room server's client ID at your party's provider")
+	cmd.Flags().StringVar(&oidcClaim, "oidc-user-claim", "preferred_username", "the ID token claim naming the user: preferred_username, email or sub")
 	cmd.Flags().DurationVar(&cosignEvery, "cosign-every", time.Minute,
 		"how often to check the room log's newest checkpoint against the last one kept (in STATE/audit) and cosign it; 0 never (with --once: only when given)")
 	return cmd
