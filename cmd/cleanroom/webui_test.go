@@ -177,7 +177,7 @@ func TestWebUI(t *testing.T) {
 	}
 	h = page("room", chromedp.Click(`a[href="/ui/rooms/operator-bank"]`), chromedp.WaitVisible(`#match`))
 	for _, want := range []string{"Members and roles", "advertiser", "Data-use agreement", "verifies with the party",
-		"Datasets and privacy budgets", "customers", "Match report", "<svg", "95 % interval", "joint-credit-risk-scoring", "approved"} {
+		"Datasets and privacy budgets", "customers", "Match report", "<svg", "Match rate per identifier class", "95 % interval", "joint-credit-risk-scoring", "approved"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("room page lacks %q", want)
 		}

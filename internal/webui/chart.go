@@ -14,9 +14,10 @@ import (
 // esc escapes text for SVG.
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
-// matchChart draws the match rates of the caller's party's datasets with
-// each peer dataset as horizontal bars, each with its 95 % interval (the
-// noisy matched count's interval over the dataset's people).
+// matchChart draws, for each of the caller's party's datasets and each
+// peer dataset, the match rate each identifier class added in the
+// waterfall (the class's noisy matched people over the dataset's people),
+// as horizontal bars with their 95 % intervals.
 func matchChart(rep *httpapi.PartyReport) template.HTML {
 	type bar struct {
 		label      string
@@ -28,23 +29,26 @@ func matchChart(rep *httpapi.PartyReport) template.HTML {
 	}
 	var bars []bar
 	for _, p := range rep.Pairs {
-		for d, rate := range p.MatchRate {
-			half := 0.0
-			if n := people[d]; n > 0 {
-				half = p.Interval95 * math.Sqrt(float64(len(p.Steps))) / float64(n)
+		for _, d := range p.Datasets {
+			n := people[d]
+			if _, own := p.MatchRate[d]; !own || n == 0 {
+				continue
 			}
-			bars = append(bars, bar{label: d + " with " + other(p.Datasets, d), rate: rate, half: half})
+			for _, st := range p.Steps {
+				bars = append(bars, bar{label: fmt.Sprintf("%s × %s: %s", d, other(p.Datasets, d), st.Class),
+					rate: float64(st.Added) / float64(n), half: p.Interval95 / float64(n)})
+			}
 		}
 	}
 	if len(bars) == 0 {
 		return ""
 	}
-	const w, left, row = 640, 230, 30
+	const w, left, row = 640, 280, 26
 	h := row*len(bars) + 30
 	scale := float64(w - left - 20)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" role="img" viewBox="0 0 %d %d" width="%d" height="%d" xmlns="http://www.w3.org/2000/svg">`, w, h, w, h)
-	b.WriteString(`<title>Match rate per dataset pair, with 95 % intervals</title>`)
+	b.WriteString(`<title>Match rate per identifier class, with 95 % intervals</title>`)
 	for i, x := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		px := left + int(x*scale)
 		fmt.Fprintf(&b, `<line x1="%d" y1="0" x2="%d" y2="%d" stroke="#d8dde5"/>`, px, px, h-20)
@@ -53,13 +57,13 @@ func matchChart(rep *httpapi.PartyReport) template.HTML {
 	for i, br := range bars {
 		y := i*row + 5
 		bw := int(math.Min(br.rate, 1) * scale)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1d2430">%s</text>`, left-8, y+15, esc(br.label))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="18" fill="#1f5fbf"><title>%s: %.1f %% ± %.1f</title></rect>`,
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1d2430">%s</text>`, left-8, y+14, esc(br.label))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="16" fill="#1f5fbf"><title>%s: %.1f %% ± %.1f</title></rect>`,
 			left, y+2, bw, esc(br.label), 100*br.rate, 100*br.half)
 		lo, hi := left+int(math.Max(br.rate-br.half, 0)*scale), left+int(math.Min(br.rate+br.half, 1)*scale)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430" stroke-width="2"/>`, lo, y+11, hi, y+11)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430" stroke-width="2"/>`, lo, y+10, hi, y+10)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1d2430"/>`,
-			lo, y+5, lo, y+17, hi, y+5, hi, y+17)
+			lo, y+4, lo, y+16, hi, y+4, hi, y+16)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
