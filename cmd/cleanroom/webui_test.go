@@ -194,7 +194,7 @@ func TestWebUI(t *testing.T) {
 	if err != nil || focused == "none" {
 		t.Errorf("a focused link shows no outline (%q, %v)", focused, err)
 	}
-	do("reset the viewport", chromedp.EmulateReset())
+	do("back to a laptop screen", chromedp.EmulateViewport(1280, 900))
 	h = page("audit", chromedp.Click(`a[href="/ui/rooms/operator-bank/audit"]`), chromedp.WaitVisible(`#entries`))
 	if !strings.Contains(h, "Verified: the") || !strings.Contains(h, "query.run") {
 		t.Errorf("audit page does not show a verified log with the runs")
