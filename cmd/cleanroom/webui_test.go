@@ -334,6 +334,16 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(h, "Not allowed") && !strings.Contains(h, "Not found") {
 		t.Errorf("the audit log for a user without a grant:\n%s", h)
 	}
+	// The platform admin signs in with its API token and sees the whole
+	// platform's dashboard.
+	do("sign out", chromedp.Navigate(m.URL()+"/ui/rooms"), chromedp.WaitVisible(`header form button`),
+		chromedp.Click(`header form button`), chromedp.WaitVisible(`#token`))
+	h = page("dashboard-admin", chromedp.SetValue(`#token`, session.Admin), chromedp.Submit(`#token`), chromedp.WaitVisible(`a[href="/ui/rooms/operator-insurer"]`),
+		chromedp.Navigate(m.URL()+"/ui/dashboard"), chromedp.WaitVisible(`#measures`))
+	if !strings.Contains(h, "All rooms of the platform") || !strings.Contains(h, "operator-insurer") {
+		t.Errorf("the platform admin's dashboard:\n%s", h)
+	}
+
 	// The API agrees with the pages: signing in left an audit entry.
 	entries, err := admin.PlatformAudit(context.Background(), client.AuditPage{Limit: 1000})
 	if err != nil {

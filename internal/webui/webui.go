@@ -87,6 +87,9 @@ type session struct {
 	token       string
 	csrf        string
 	expires     time.Time
+	// pasted marks a session opened with an API token the user holds:
+	// signing out does not revoke it.
+	pasted bool
 }
 
 // New returns the web UI.
@@ -125,6 +128,7 @@ func New(cfg Config) (*UI, error) {
 	m.HandleFunc("GET /ui/login/{party}", u.startLogin)
 	m.HandleFunc("GET /ui/callback", u.callback)
 	m.HandleFunc("POST /ui/logout", u.logout)
+	m.HandleFunc("POST /ui/token", u.tokenLogin)
 	m.HandleFunc("GET /ui/rooms", u.signedIn(u.rooms))
 	m.HandleFunc("GET /ui/rooms/{room}", u.signedIn(u.room))
 	m.HandleFunc("GET /ui/rooms/{room}/audit", u.signedIn(u.audit))
@@ -258,8 +262,10 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	delete(u.sessions, c.Value)
 	u.mu.Unlock()
-	if err := u.cfg.Accounts.SignOut(r.Context(), s.tokenID); err != nil {
-		u.cfg.Logger.Error("sign out", "party", s.party, "user", s.user, "err", err)
+	if !s.pasted {
+		if err := u.cfg.Accounts.SignOut(r.Context(), s.tokenID); err != nil {
+			u.cfg.Logger.Error("sign out", "party", s.party, "user", s.user, "err", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/ui/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
@@ -279,4 +285,40 @@ func (u *UI) newSession(w http.ResponseWriter, party, user string, tok *httpapi.
 	u.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/ui/", Expires: s.expires,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// tokenLogin opens a session with an API token the user pastes: the
+// platform admin's way in (it belongs to no party, so no party's identity
+// provider signs it in), and a fallback for a party without one. The
+// token is checked by the API; the session lasts as long as the token,
+// at most SessionTTL, and signing out does not revoke it.
+func (u *UI) tokenLogin(w http.ResponseWriter, r *http.Request) {
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	if !cleanroom.LooksLikeToken(token) {
+		u.fail(w, r, nil, http.StatusUnauthorized, cleanroom.Errorf(cleanroom.EUnauthenticated, "that is not an API token").
+			WithHint("API tokens start with the prefix `cleanroom token create` prints"))
+		return
+	}
+	who, err := client.NewInProcess(u.cfg.API, token).Whoami(r.Context())
+	if err != nil {
+		u.fail(w, r, nil, http.StatusUnauthorized, err)
+		return
+	}
+	expires := u.cfg.Now().Add(SessionTTL)
+	if who.TokenExpiresAt.Before(expires) {
+		expires = who.TokenExpiresAt
+	}
+	party, user := who.Party, who.User
+	if who.Kind == cleanroom.Admin.String() {
+		party, user = "platform", "admin"
+	}
+	u.newSession(w, party, user, &httpapi.TokenCreated{Token: cleanroom.Token{ID: who.TokenID, ExpiresAt: expires}, Secret: token})
+	u.mu.Lock()
+	for _, s := range u.sessions {
+		if s.token == token {
+			s.pasted = true
+		}
+	}
+	u.mu.Unlock()
+	http.Redirect(w, r, "/ui/rooms", http.StatusSeeOther)
 }
