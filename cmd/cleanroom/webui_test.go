@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -308,6 +311,25 @@ func TestWebUI(t *testing.T) {
 		if !strings.Contains(h, cell) {
 			t.Errorf("dashboard lacks %s (the API says %+v)", cell, want)
 		}
+	}
+	// The ledger downloads as CSV from the dashboard: the subscription and
+	// the run charged (fetched outside the browser, as a download is).
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: tc}}
+	if resp, err := hc.PostForm(m.URL()+"/ui/token", url.Values{"token": {session.Users["operator/olivia"]}}); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("token sign-in: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err := hc.Get(m.URL() + "/ui/ledger.csv?quarter=" + want.Quarter.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvOut, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		!strings.Contains(string(csvOut), "subscription") || !strings.Contains(string(csvOut), "tier-by-default-flag") {
+		t.Errorf("ledger CSV from the dashboard: %d\n%s", resp.StatusCode, csvOut)
 	}
 	h = page("quarterly", chromedp.Navigate(m.URL()+"/ui/report?quarter="+want.Quarter.String()), chromedp.WaitReady(`main`))
 	if !strings.Contains(h, "operator-bank") || !strings.Contains(h, "<svg") {

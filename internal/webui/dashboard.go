@@ -152,3 +152,29 @@ func (u *UI) quarterly(w http.ResponseWriter, r *http.Request, s *session, c *cl
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(b.Bytes())
 }
+
+// ledgerCSV downloads a quarter's billing ledger over the rooms the user
+// may see, as `cleanroom billing export` writes it, for the finance
+// system.
+func (u *UI) ledgerCSV(w http.ResponseWriter, r *http.Request, s *session, c *client.Client) {
+	q, err := u.quarterParam(r)
+	if err != nil {
+		u.fail(w, r, s, http.StatusBadRequest, err)
+		return
+	}
+	l, err := c.Ledger(r.Context(), q)
+	if err != nil {
+		u.fail(w, r, s, 0, err)
+		return
+	}
+	all := slices.Concat(l.Subscriptions, l.Entries)
+	cleanroom.SortLedger(all)
+	var b bytes.Buffer
+	if err := cleanroom.WriteLedgerCSV(&b, all); err != nil {
+		u.fail(w, r, s, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ledger-%s.csv"`, q))
+	w.Write(b.Bytes())
+}

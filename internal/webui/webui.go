@@ -138,6 +138,7 @@ func New(cfg Config) (*UI, error) {
 	m.HandleFunc("GET /ui/dashboard", u.signedIn(u.dashboard))
 	m.HandleFunc("POST /ui/rooms/{room}/approve", u.signedIn(u.approve))
 	m.HandleFunc("GET /ui/report", u.signedIn(u.quarterly))
+	m.HandleFunc("GET /ui/ledger.csv", u.signedIn(u.ledgerCSV))
 	m.HandleFunc("GET /ui/rooms/{room}/queries/{query}", u.signedIn(u.query))
 	m.HandleFunc("POST /ui/rooms/{room}/queries/{query}/review", u.signedIn(u.review))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
