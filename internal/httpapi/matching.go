@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gtank/ristretto255"
-
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/blind"
 	"github.com/cleanroom-dev/cleanroom/internal/dp"
@@ -487,12 +485,9 @@ func (s *Server) prepareResult(c *call) (err error) {
 	// distinct, valid, non-identity points as were sent.
 	out := make([]byte, 0, 64*len(set))
 	seen := make(map[blind.Token]bool, len(set))
-	identity := ristretto255.NewElement()
 	for i, s64 := range w.res.Tokens {
-		var t blind.Token
-		n, err := base64.StdEncoding.Decode(t[:], []byte(s64))
-		e := ristretto255.NewElement()
-		if err != nil || n != 32 || len(s64) != 44 || e.Decode(t[:]) != nil || e.Equal(identity) == 1 || seen[t] {
+		t, err := decodePoint("tokens", s64)
+		if err != nil || seen[t] {
 			return cleanroom.Errorf(cleanroom.EInvalid, "result token %d is not a valid, distinct ristretto255 element", i+1)
 		}
 		seen[t] = true

@@ -696,9 +696,14 @@ func checkFeatureValue(col *cleanroom.AttributeColumn, v string) error {
 // ristretto255 element.
 func decodePoint(field, s64 string) (blind.Token, error) {
 	var t blind.Token
-	n, err := base64.StdEncoding.Decode(t[:], []byte(s64))
+	var buf [33]byte // 44 characters without padding decode to 33 bytes
+	n, err := 0, error(nil)
+	if len(s64) == 44 {
+		n, err = base64.StdEncoding.Decode(buf[:], []byte(s64))
+	}
+	copy(t[:], buf[:])
 	e := ristretto255.NewElement()
-	if err != nil || n != 32 || len(s64) != 44 || e.Decode(t[:]) != nil || e.Equal(ristretto255.NewElement()) == 1 {
+	if err != nil || n != 32 || e.Decode(t[:]) != nil || e.Equal(ristretto255.NewElement()) == 1 {
 		return blind.Token{}, cleanroom.Errorf(cleanroom.EInvalid, "field %q is not a blinded identifier (a ristretto255 element, 44 characters of base64)", field)
 	}
 	return t, nil

@@ -485,6 +485,9 @@ func TestOnlineScoringRefusals(t *testing.T) {
 	extra := r.scoreRequest(model, 5, "100", time.Now())
 	extra.Features["usage.late"] = "true"
 	notNumber := r.scoreRequest(model, 5, "lots", time.Now())
+	// 44 characters of base64 without padding decode to 33 bytes.
+	long := r.scoreRequest(model, 5, "100", time.Now())
+	long.Token = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA0"
 	otherModel := r.scoreRequest(model, 5, "100", time.Now())
 	otherModel.Model = "0123456789abcdef"
 	for _, c := range []struct {
@@ -500,6 +503,7 @@ func TestOnlineScoringRefusals(t *testing.T) {
 		{"the operator's feature", "analyst", extra, 400, "usage.late"},
 		{"not a number", "analyst", notNumber, 400, "not a number"},
 		{"no such model", "analyst", otherModel, 404, "no scoring model"},
+		{"33 bytes of base64", "analyst", long, 400, "blinded identifier"},
 		{"the operator asks", "op-analyst", r.scoreRequest(model, 5, "100", time.Now()), 403, "only"},
 		{"not an analyst", "provider", r.scoreRequest(model, 5, "100", time.Now()), 403, "analyst"},
 		{"another room's member", "outsider", r.scoreRequest(model, 5, "100", time.Now()), 404, "not found"},
