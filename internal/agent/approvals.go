@@ -55,38 +55,28 @@ func (ap *Approvals) idTokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier
 // records the signature through the API. Run starts it when the agent
 // has Approvals.
 func (a *Agent) ServeApprovals(ctx context.Context) error {
-	backoff := time.Second
-	for {
+	take := func(ctx context.Context) ([]httpapi.ApprovalJob, error) {
 		jobs, err := a.c.TakeApprovals(ctx, a.room, scoringPoll)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a.log.Warn("polling for approvals", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
-			continue
+			return nil, err
 		}
-		backoff = time.Second
-		for _, j := range jobs.Jobs {
-			ans := httpapi.ApprovalAnswer{Signed: true}
-			if err := a.approve(ctx, j); err != nil {
-				ans = httpapi.ApprovalAnswer{Refused: err.Error()}
-				a.log.Warn("approval refused", "kind", j.Intent.Kind, "template", j.Intent.Template, "version", j.Intent.Version,
-					"user", j.Intent.User, "err", err)
-			} else {
-				a.log.Info("approval signed", "kind", j.Intent.Kind, "template", j.Intent.Template, "version", j.Intent.Version,
-					"user", j.Intent.User, "digest", j.Intent.Digest)
-			}
-			if err := a.c.AnswerApproval(ctx, a.room, j.ID, ans); err != nil && ctx.Err() == nil {
-				a.log.Warn("answering an approval", "err", err)
-			}
-		}
+		return jobs.Jobs, nil
 	}
+	longPoll(ctx, a, "approvals", take, func(j httpapi.ApprovalJob) {
+		ans := httpapi.ApprovalAnswer{Signed: true}
+		if err := a.approve(ctx, j); err != nil {
+			ans = httpapi.ApprovalAnswer{Refused: err.Error()}
+			a.log.Warn("approval refused", "kind", j.Intent.Kind, "template", j.Intent.Template, "version", j.Intent.Version,
+				"user", j.Intent.User, "err", err)
+		} else {
+			a.log.Info("approval signed", "kind", j.Intent.Kind, "template", j.Intent.Template, "version", j.Intent.Version,
+				"user", j.Intent.User, "digest", j.Intent.Digest)
+		}
+		if err := a.c.AnswerApproval(ctx, a.room, j.ID, ans); err != nil && ctx.Err() == nil {
+			a.log.Warn("answering an approval", "err", err)
+		}
+	})
+	return nil
 }
 
 // approve checks a browser approval and signs it: the intent is for this

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
@@ -16,37 +15,27 @@ import (
 // computed the result, so this tells it nothing new; it keeps nothing.
 // Run starts it unless the agent's OpenForUI is false.
 func (a *Agent) ServeOpening(ctx context.Context) error {
-	backoff := time.Second
-	for {
+	take := func(ctx context.Context) ([]httpapi.OpeningJob, error) {
 		jobs, err := a.c.TakeOpening(ctx, a.room, scoringPoll)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a.log.Warn("polling for results to open", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
-			continue
+			return nil, err
 		}
-		backoff = time.Second
-		for _, j := range jobs.Jobs {
-			var res httpapi.OpeningResult
-			plain, key, err := a.openWithKey(j.Query, j.Sealed)
-			if err != nil || j.Party != a.party {
-				res.Refused = "the agent cannot open this copy"
-				a.log.Warn("result not opened", "query", j.Query, "err", err)
-			} else {
-				res.Release, res.DigestKey = plain, key
-			}
-			if err := a.c.PostOpened(ctx, a.room, j.ID, res); err != nil && ctx.Err() == nil {
-				a.log.Warn("returning an opened result", "query", j.Query, "err", err)
-			}
-		}
+		return jobs.Jobs, nil
 	}
+	longPoll(ctx, a, "results to open", take, func(j httpapi.OpeningJob) {
+		var res httpapi.OpeningResult
+		plain, key, err := a.openWithKey(j.Query, j.Sealed)
+		if err != nil || j.Party != a.party {
+			res.Refused = "the agent cannot open this copy"
+			a.log.Warn("result not opened", "query", j.Query, "err", err)
+		} else {
+			res.Release, res.DigestKey = plain, key
+		}
+		if err := a.c.PostOpened(ctx, a.room, j.ID, res); err != nil && ctx.Err() == nil {
+			a.log.Warn("returning an opened result", "query", j.Query, "err", err)
+		}
+	})
+	return nil
 }
 
 // openWithKey opens the party's copy of a result and returns the digest

@@ -32,32 +32,48 @@ func (a *Agent) ServeScoring(ctx context.Context) error {
 	sem := make(chan struct{}, scoringWorkers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	backoff := time.Second
-	for {
+	take := func(ctx context.Context) ([]httpapi.ScoringJob, error) {
 		jobs, err := a.c.TakeScoring(ctx, a.room, scoringPoll)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			return nil, err
+		}
+		return jobs.Jobs, nil
+	}
+	longPoll(ctx, a, "scoring requests", take, func(j httpapi.ScoringJob) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := a.answer(ctx, j); err != nil && ctx.Err() == nil {
+				a.log.Warn("scoring request", "request", j.ID, "party", j.Party, "err", err)
 			}
-			a.log.Warn("polling for scoring requests", "err", err)
+		}()
+	})
+	return nil
+}
+
+// longPoll takes jobs with take until ctx is done and hands each to do,
+// backing off from one second to 30 while the room does not answer.
+func longPoll[J any](ctx context.Context, a *Agent, what string, take func(context.Context) ([]J, error), do func(J)) {
+	backoff := time.Second
+	for {
+		jobs, err := take(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("polling for "+what, "err", err)
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
 		backoff = time.Second
-		for _, j := range jobs.Jobs {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := a.answer(ctx, j); err != nil && ctx.Err() == nil {
-					a.log.Warn("scoring request", "request", j.ID, "party", j.Party, "err", err)
-				}
-			}()
+		for _, j := range jobs {
+			do(j)
 		}
 	}
 }

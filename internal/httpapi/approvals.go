@@ -179,15 +179,10 @@ func (s *Server) recordApproval(c *call) (int, any, error) {
 }
 
 func (s *Server) takeApprovals(c *call) error {
-	wait := defaultScoringWait
-	if v := c.r.URL.Query().Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > maxScoringWait {
-			return cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"wait\" is %q; want a duration from 0s to %s", v, maxScoringWait)
-		}
-		wait = d
+	tasks, err := takeTasks(s.approving, c)
+	if err != nil {
+		return err
 	}
-	tasks := s.approving.take(c.r.Context(), c.target.Room, c.p.Party, wait)
 	out := ApprovalJobs{Jobs: make([]ApprovalJob, len(tasks))}
 	for i, t := range tasks {
 		out.Jobs[i] = t.job.(ApprovalJob)

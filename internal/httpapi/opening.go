@@ -126,15 +126,10 @@ func releaseDigest(tx *sqlite.Tx, room, id, party string) (string, error) {
 func (s *Server) opened(c *call) (int, any, error) { return http.StatusOK, c.body, nil }
 
 func (s *Server) takeOpening(c *call) error {
-	wait := defaultScoringWait
-	if v := c.r.URL.Query().Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > maxScoringWait {
-			return cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"wait\" is %q; want a duration from 0s to %s", v, maxScoringWait)
-		}
-		wait = d
+	tasks, err := takeTasks(s.opening, c)
+	if err != nil {
+		return err
 	}
-	tasks := s.opening.take(c.r.Context(), c.target.Room, c.p.Party, wait)
 	out := OpeningJobs{Jobs: make([]OpeningJob, len(tasks))}
 	for i, t := range tasks {
 		out.Jobs[i] = t.job.(OpeningJob)

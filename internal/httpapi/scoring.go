@@ -840,17 +840,26 @@ func (s *Server) recordScore(c *call) (int, any, error) {
 	return http.StatusOK, w.out, nil
 }
 
-// takeScoring is an agent's long poll for requests to re-blind.
-func (s *Server) takeScoring(c *call) error {
+// takeTasks is an agent's long poll on one of the hubs: it waits up to
+// ?wait= (default defaultScoringWait) for its party's tasks and takes them.
+func takeTasks(h *scoringHub, c *call) ([]*scoringTask, error) {
 	wait := defaultScoringWait
 	if v := c.r.URL.Query().Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > maxScoringWait {
-			return cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"wait\" is %q; want a duration from 0s to %s", v, maxScoringWait)
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "query parameter \"wait\" is %q; want a duration from 0s to %s", v, maxScoringWait)
 		}
 		wait = d
 	}
-	tasks := s.scoring.take(c.r.Context(), c.target.Room, c.p.Party, wait)
+	return h.take(c.r.Context(), c.target.Room, c.p.Party, wait), nil
+}
+
+// takeScoring is an agent's long poll for requests to re-blind.
+func (s *Server) takeScoring(c *call) error {
+	tasks, err := takeTasks(s.scoring, c)
+	if err != nil {
+		return err
+	}
 	out := ScoringJobs{Jobs: make([]ScoringJob, len(tasks))}
 	for i, t := range tasks {
 		out.Jobs[i] = t.job.(ScoringJob)
