@@ -307,12 +307,8 @@ every room for the platform admin, your rooms for a party's user.`,
 				if err := cleanroom.WriteLedgerCSV(&buf, all); err != nil {
 					return err
 				}
-				if out == "" || out == "-" {
-					_, err := g.stdout.Write(buf.Bytes())
+				if wrote, err := writeOutput(g, out, buf.Bytes(), "export ledger"); err != nil || !wrote {
 					return err
-				}
-				if err := atomicfile.Write(out, buf.Bytes(), 0o600); err != nil {
-					return fmt.Errorf("export ledger: %w", err)
 				}
 				fmt.Fprintf(g.stderr, "Wrote %d ledger entries of %s to %s.\n", len(all), q, out)
 				return nil
@@ -323,4 +319,18 @@ every room for the platform admin, your rooms for a party's user.`,
 	cmd.Flags().StringVar(&room, "room", "", "only this room")
 	cmd.Flags().StringVar(&out, "out", "", "write the CSV to this file (mode 0600) instead of standard output")
 	return cmd
+}
+
+// writeOutput writes a command's document to standard output when out is
+// "" or "-", else to the file out (mode 0600, replaced atomically); it
+// reports whether it wrote a file.
+func writeOutput(g *globals, out string, data []byte, what string) (bool, error) {
+	if out == "" || out == "-" {
+		_, err := g.stdout.Write(data)
+		return false, err
+	}
+	if err := atomicfile.Write(out, data, 0o600); err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	return true, nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/agent"
-	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/release"
@@ -148,12 +147,8 @@ are counted on the page and left out.`,
 				if err := report.Render(&buf, rq); err != nil {
 					return err
 				}
-				if out == "" || out == "-" {
-					_, err := g.stdout.Write(buf.Bytes())
+				if wrote, err := writeOutput(g, out, buf.Bytes(), "write the quarterly review"); err != nil || !wrote {
 					return err
-				}
-				if err := atomicfile.Write(out, buf.Bytes(), 0o600); err != nil {
-					return fmt.Errorf("write the quarterly review: %w", err)
 				}
 				active := 0
 				for _, m := range d.Rooms {

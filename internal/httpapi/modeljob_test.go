@@ -16,14 +16,24 @@ import (
 // attribute columns and rows (tokens as putVersion makes them).
 func (f *fixture) putTable(dataset, party, schema string, attrs []upload.AttributeField, ids []int, values func(i int) []string) {
 	f.t.Helper()
+	tokens := make([]upload.Token, len(ids))
+	for k, i := range ids {
+		tokens[k][0], tokens[k][1], tokens[k][2], tokens[k][3] = 1, byte(i), byte(i>>8), byte(i>>16)
+	}
+	f.commitTable(dataset, party, schema, attrs, ids, tokens, values, nil)
+}
+
+// commitTable commits version 1 of a dataset of r1: person ids[k] has
+// phone token tokens[k] and values(ids[k]); manifests go with the version.
+func (f *fixture) commitTable(dataset, party, schema string, attrs []upload.AttributeField, ids []int, tokens []upload.Token,
+	values func(i int) []string, manifests []sqlite.ManifestRecord) {
+	f.t.Helper()
 	h := upload.Header{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids),
 		Identifiers: []upload.IdentifierField{{Column: "phone", Class: cleanroom.ClassPhone}}, Attributes: attrs}
 	var buf bytes.Buffer
 	w, _ := upload.NewWriter(&buf, h)
-	for _, i := range ids {
-		var t upload.Token
-		t[0], t[1], t[2], t[3] = 1, byte(i), byte(i>>8), byte(i>>16)
-		w.Write(upload.Row{Tokens: []*upload.Token{&t}, Values: values(i)})
+	for k, i := range ids {
+		w.Write(upload.Row{Tokens: []*upload.Token{&tokens[k]}, Values: values(i)})
 	}
 	if err := w.Close(); err != nil {
 		f.t.Fatal(err)
@@ -42,7 +52,7 @@ func (f *fixture) putTable(dataset, party, schema string, attrs []upload.Attribu
 		if err := tx.CreateDataset(sqlite.DatasetRecord{Room: "r1", Name: dataset, Party: party, Schema: []byte(schema), CreatedAt: f.now}); err != nil {
 			return err
 		}
-		return tx.CommitVersion(sqlite.VersionRecord{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids), Stats: []byte("{}"), CommittedAt: f.now}, nil)
+		return tx.CommitVersion(sqlite.VersionRecord{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids), Stats: []byte("{}"), CommittedAt: f.now}, manifests)
 	}); err != nil {
 		f.t.Fatal(err)
 	}

@@ -73,39 +73,15 @@ func (f *fixture) putBlinded(dataset, party, schema string, key *ristretto255.Sc
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	h := upload.Header{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids),
-		Identifiers: []upload.IdentifierField{{Column: "phone", Class: cleanroom.ClassPhone}}, Attributes: attrs}
-	var buf bytes.Buffer
-	w, _ := upload.NewWriter(&buf, h)
-	for k, i := range ids {
-		t := upload.Token(tokens[k])
-		w.Write(upload.Row{Tokens: []*upload.Token{&t}, Values: values(i)})
-	}
-	if err := w.Close(); err != nil {
-		f.t.Fatal(err)
-	}
-	ctx := f.t.Context()
-	f.srv.vault.CreateDataset(ctx, vaultID("r1", dataset))
-	vw, err := f.srv.vault.NewVersion(ctx, vaultID("r1", dataset), 1)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	vw.Write(buf.Bytes())
-	if err := vw.Commit(); err != nil {
-		f.t.Fatal(err)
-	}
 	m, _ := blind.NewManifest(f.srv.ServerID(), "r1", party, dataset, 1, cleanroom.ClassPhone, tokens, f.now)
 	env, _ := blind.SignManifest(f.keys[party], m)
 	raw, _ := json.Marshal(env)
-	if err := f.db.Update(ctx, func(tx *sqlite.Tx) error {
-		if err := tx.CreateDataset(sqlite.DatasetRecord{Room: "r1", Name: dataset, Party: party, Schema: []byte(schema), CreatedAt: f.now}); err != nil {
-			return err
-		}
-		return tx.CommitVersion(sqlite.VersionRecord{Room: "r1", Dataset: dataset, Version: 1, Rows: len(ids), Stats: []byte("{}"), CommittedAt: f.now},
-			[]sqlite.ManifestRecord{{Class: "phone", Count: m.Count, Digest: m.Digest, Envelope: raw}})
-	}); err != nil {
-		f.t.Fatal(err)
+	ts := make([]upload.Token, len(tokens))
+	for k, t := range tokens {
+		ts[k] = upload.Token(t)
 	}
+	f.commitTable(dataset, party, schema, attrs, ids, ts, values,
+		[]sqlite.ManifestRecord{{Class: "phone", Count: m.Count, Digest: m.Digest, Envelope: raw}})
 }
 
 // reblindJobs plays a party's agent for every pending matching job.
