@@ -23,7 +23,8 @@ const ActionUploadExpire cleanroom.Action = "upload.expire"
 // stop: it releases the budget reservations of query runs that never
 // finished (a run commits its reservation as soon as noise is drawn, before
 // its result is recorded, so an open one means no result left the room),
-// removes the chunks of upload sessions that are no longer open, and
+// removes vault versions whose commit never reached the database, removes
+// the chunks of upload sessions that are no longer open, and
 // aborts sessions open for longer than UploadTTL. The server calls it at
 // start.
 func (s *Server) Reconcile(ctx context.Context) error {
@@ -44,6 +45,9 @@ func (s *Server) Reconcile(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.removeOrphanVersions(ctx); err != nil {
 		return err
 	}
 	if s.uploadDir == "" {
@@ -92,3 +96,54 @@ func (s *Server) Reconcile(ctx context.Context) error {
 
 // uploadDirOf returns the directory of a session's sealed chunks.
 func (s *Server) uploadDirOf(id string) string { return filepath.Join(s.uploadDir, id) }
+
+// removeOrphanVersions deletes every vault version the database does not
+// record. A commit writes its version into the vault just before its
+// transaction commits; a crash between the two leaves a file no record
+// names, which would otherwise block the retried commit (versions are
+// immutable) and hold data nothing accounts for. It must run before the
+// server takes requests.
+func (s *Server) removeOrphanVersions(ctx context.Context) error {
+	if s.vault == nil {
+		return nil
+	}
+	var stored []sqlite.StoredVersion
+	if err := s.db.View(ctx, func(tx *sqlite.Tx) (err error) {
+		stored, err = tx.StoredVersions()
+		return err
+	}); err != nil {
+		return err
+	}
+	recorded := map[string]map[int]bool{}
+	for _, v := range stored {
+		id := vaultID(v.Room, v.Dataset)
+		switch v.Kind {
+		case sqlite.StoredReblinded:
+			id = reblindedVault(v.Room)
+		case sqlite.StoredResolution:
+			id = resolutionVault(v.Room)
+		case sqlite.StoredModel:
+			id = modelsVault(v.Room)
+		}
+		if recorded[id] == nil {
+			recorded[id] = map[int]bool{}
+		}
+		recorded[id][v.Version] = true
+	}
+	inVault, err := s.vault.Versions()
+	if err != nil {
+		return err
+	}
+	for id, versions := range inVault {
+		for _, v := range versions {
+			if recorded[id][v] {
+				continue
+			}
+			if err := s.vault.DeleteVersion(ctx, id, v); err != nil {
+				return err
+			}
+			s.log.Info("removed a vault version whose commit did not finish", "vault", id, "version", v)
+		}
+	}
+	return nil
+}

@@ -87,3 +87,49 @@ func TestReconcileReleasesUnfinishedQueries(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReconcileRemovesOrphanVersions: a vault version written by a commit
+// whose transaction never committed is removed at start, so a retried
+// commit can write it; recorded versions stay.
+func TestReconcileRemovesOrphanVersions(t *testing.T) {
+	f := newFixture(t)
+	f.putVersion("bank-customers", "bank", []int{1, 2, 3}, func(int) string { return "gold" })
+	ctx := t.Context()
+	orphan := func(id string, version int) {
+		t.Helper()
+		f.srv.vault.CreateDataset(ctx, id)
+		vw, err := f.srv.vault.NewVersion(ctx, id, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vw.Write([]byte("never recorded"))
+		if err := vw.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan(vaultID("r1", "bank-customers"), 2)
+	orphan(resolutionVault("r1"), 1)
+	orphan(reblindedVault("r1"), 1)
+	orphan(modelsVault("r1"), 1)
+	if err := f.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left, err := f.srv.vault.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int{vaultID("r1", "bank-customers"): {1}}
+	for id, vs := range left {
+		if len(vs) == 0 {
+			continue
+		}
+		if w, ok := want[id]; !ok || len(vs) != len(w) || vs[0] != w[0] {
+			t.Errorf("after Reconcile the vault holds %s versions %v, want %v", id, vs, want[id])
+		}
+	}
+	if len(left[vaultID("r1", "bank-customers")]) != 1 {
+		t.Errorf("Reconcile removed a recorded version: %v", left)
+	}
+	// The orphan's number can be written again.
+	orphan(vaultID("r1", "bank-customers"), 2)
+}

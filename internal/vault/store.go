@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -376,4 +377,37 @@ func (s *Store) HasDataset(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.destroyed(id) && exists(filepath.Join(s.datasetDir(id), kekName))
+}
+
+// Versions returns the committed version numbers of every dataset that
+// exists and was not destroyed, by dataset id, each in no set order. The
+// server compares them with its records at start: a version file written
+// by a commit whose database transaction never finished is an orphan.
+func (s *Store) Versions() (map[string][]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list vault: %w", err)
+	}
+	out := map[string][]int{}
+	for _, e := range ents {
+		if !e.IsDir() || ValidateID(e.Name()) != nil || s.destroyed(e.Name()) {
+			continue
+		}
+		files, err := os.ReadDir(s.datasetDir(e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("list vault: %w", err)
+		}
+		for _, f := range files {
+			num, ok := strings.CutSuffix(f.Name(), versionSuffix)
+			if !ok || !f.Type().IsRegular() || !strings.HasPrefix(num, "v") {
+				continue
+			}
+			if v, err := strconv.Atoi(num[1:]); err == nil && v > 0 && f.Name() == fmt.Sprintf("v%d%s", v, versionSuffix) {
+				out[e.Name()] = append(out[e.Name()], v)
+			}
+		}
+	}
+	return out, nil
 }
