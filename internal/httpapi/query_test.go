@@ -400,7 +400,7 @@ func TestTwoReceiversShareOneBudget(t *testing.T) {
 	}
 }
 
-// TestDifferencingRuns plays an analyst who runs two approved templates
+// TestAttackPartnerDifferencing plays an analyst who runs two approved templates
 // whose segments differ by one premium person (one joins a copy of the
 // operator's dataset without that person), and estimates the person's
 // contribution as the difference of the two premium counts. Over the runs
@@ -408,7 +408,7 @@ func TestTwoReceiversShareOneBudget(t *testing.T) {
 // estimate's mean squared error stays at the noise's 2σ²: it is not below
 // a tenth of it except with probability below 10⁻⁸ (chi-square with 19
 // degrees of freedom). More pairs are refused by the budget.
-func TestDifferencingRuns(t *testing.T) {
+func TestAttackPartnerDifferencing(t *testing.T) {
 	f := newFixture(t)
 	f.hmacRoom()
 	var bankIDs, opIDs, opIDs2 []int
@@ -482,6 +482,9 @@ func TestDifferencingRuns(t *testing.T) {
 	var sse, sigma float64
 	pairs := 0
 	for {
+		if pairs == attackRuns {
+			t.Fatalf("%d pairs of runs and the budget has not refused one", pairs)
+		}
 		a, s, err := premium("tiers")
 		if err != nil {
 			if !strings.Contains(err.Error(), "budget") {
