@@ -1,5 +1,6 @@
 # Cleanroom: `make demo` builds and runs the demo room; `make test` runs the
-# test suite (what CI runs).
+# test suite (what CI runs); `make fuzz` runs every fuzz target for FUZZTIME
+# each (CI runs it too); `make vuln` runs govulncheck.
 
 GO      ?= go
 BIN     := bin/cleanroom
@@ -7,8 +8,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DATA ?= demo-data
 DEMO_ADDR ?= 127.0.0.1:8443
+# Each fuzz target runs this long; every target in the module, one after
+# another (about 30 of them: 4s each is about four minutes with the builds).
+FUZZTIME ?= 4s
+# govulncheck, and the Go vulnerability database it reads: built from the
+# OSV files of the golang.org/x/vulndb module, which the Go module proxy
+# serves, since vuln.go.dev may be out of reach. latest is the newest data.
+GOVULNCHECK_VERSION ?= v1.9.0
+VULNDB_VERSION      ?= latest
+VULNDB_DIR          ?= bin/vulndb
 
-.PHONY: all build test demo bench fmt clean
+.PHONY: all build test fuzz vuln demo bench fmt clean
 
 all: build
 
@@ -20,6 +30,24 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./.ci/fuzz
+
+vuln:
+	@set -e; \
+	version=$$($(GO) list -m -f '{{.Version}}' golang.org/x/vulndb@$(VULNDB_VERSION)); \
+	dir=$$($(GO) mod download -json golang.org/x/vulndb@$$version | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	test -d "$$dir/data/osv" || { echo "vuln: no OSV files in golang.org/x/vulndb@$$version" >&2; exit 1; }; \
+	rm -rf $(VULNDB_DIR); \
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$$version -vulns "$$dir/data/osv" -out $(VULNDB_DIR); \
+	echo "vuln: database golang.org/x/vulndb@$$version, $$(ls $$dir/data/osv | wc -l) entries"; \
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(abspath $(VULNDB_DIR)) ./...
+
+# The attack suite alone: every test that plays an attacker (docs/security.md,
+# "Attack suite"). `make test` runs it too.
+attacks:
+	$(GO) test -count=1 -run '^TestAttack' ./...
 
 demo: build
 	$(BIN) demo --data $(DEMO_DATA) --addr $(DEMO_ADDR)
