@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,7 +236,11 @@ func TestReserveAtomicWithinTransaction(t *testing.T) {
 
 // 50 concurrent reservations never take more than the cap: with ρ = 0.07
 // each against a cap of 1, exactly 14 succeed. Then 50 concurrent
-// reserve-and-settle runs keep spent + reserved within the cap.
+// reserve-and-settle runs keep spent + reserved within the cap, and spent
+// is what the committed runs took. How many get a reservation depends on
+// the order the writers are served in: writers are queued first come,
+// first served, so the 50 reservations are all decided before the first
+// settle, and later ones do not reuse what a release gives back.
 func TestConcurrentReservations(t *testing.T) {
 	db := openTestDB(t, "")
 	setBudget(t, db, products)
@@ -265,6 +271,7 @@ func TestConcurrentReservations(t *testing.T) {
 	second := products
 	second.Dataset = "r2/bank.products"
 	setBudget(t, db, second)
+	var committed atomic.Int64
 	for i := range 50 {
 		wg.Go(func() {
 			id := fmt.Sprintf("mix-%d", i)
@@ -283,13 +290,15 @@ func TestConcurrentReservations(t *testing.T) {
 			})
 			if err != nil {
 				t.Errorf("settle %s: %v", id, err)
+			} else if i%3 != 0 {
+				committed.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	u = usageOf(t, db, second.Dataset)["dataset//all"]
-	if u.Reserved.Rho != 0 || u.Spent.Rho > 1 || u.Spent.Rho < 0.9 {
-		t.Errorf("usage after concurrent runs = %+v, want ≤ 1 spent, nothing reserved", u)
+	if want := 0.15 * float64(committed.Load()); u.Reserved.Rho != 0 || u.Spent.Rho > 1 || math.Abs(u.Spent.Rho-want) > 1e-9 {
+		t.Errorf("usage after concurrent runs = %+v, want %d committed runs' %g ≤ 1 spent, nothing reserved", u, committed.Load(), want)
 	}
 	checkLedger(t, db)
 }

@@ -3,7 +3,10 @@
 //
 // Every write happens in a transaction started by DB.Update; the audit entry
 // that records a change is appended in the same transaction, so a change and
-// its entry are committed together or not at all. Migrations are embedded
+// its entry are committed together or not at all. A DB runs one write
+// transaction at a time and hands the next to the writers of the process in
+// the order they asked, so none waits behind the others past SQLite's busy
+// timeout, which then only applies to other processes. Migrations are embedded
 // .sql files applied in order at Open. secure_delete is on, so deleted rows
 // do not linger in free pages.
 package sqlite
@@ -33,13 +36,23 @@ type DB struct {
 	path string
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
+	// writer holds a token while a write transaction of this DB is open.
+	// Writers queue on it first come, first served: left to SQLite's busy
+	// handler, which polls with growing sleeps, a writer among many can
+	// wait past the busy timeout and fail with SQLITE_BUSY while others
+	// take the lock before it.
+	writer chan struct{}
 }
+
+// busyTimeout is how long a write transaction waits for another process's
+// write lock.
+var busyTimeout = 10 * time.Second
 
 // Open opens (creating if needed) the database at path and applies pending
 // migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "secure_delete(1)")
@@ -49,7 +62,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db := &DB{db: sdb, path: path, Now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{db: sdb, path: path, Now: func() time.Time { return time.Now().UTC() }, writer: make(chan struct{}, 1)}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -125,6 +138,8 @@ type Tx struct {
 func (tx *Tx) Now() time.Time { return tx.now }
 
 // Update runs fn in a write transaction and commits it if fn returns nil.
+// It waits for the write transactions of db started before it; fn must not
+// start another (nor wait for one started elsewhere).
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return db.run(ctx, false, fn)
 }
@@ -135,6 +150,14 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (db *DB) run(ctx context.Context, readOnly bool, fn func(*Tx) error) (err error) {
+	if !readOnly {
+		select {
+		case db.writer <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("begin transaction: %w", ctx.Err())
+		}
+		defer func() { <-db.writer }()
+	}
 	stx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
