@@ -143,7 +143,10 @@ func (s *Server) prepareCommit(c *call) (err error) {
 		opened <- err
 	}()
 	tokens, err := validatePayload(pr, u, &schema, room.Matching == cleanroom.MatchingHMAC, w)
-	pr.CloseWithError(errors.New("validation stopped"))
+	// Validation may stop before the end of the payload (a header for
+	// another version, a bad row): the chunks still being opened then fail
+	// to write with io.ErrClosedPipe, which is no error of theirs.
+	pr.Close()
 	// A chunk that does not open explains a broken payload better than the
 	// payload's own error does.
 	if openErr := <-opened; openErr != nil && !errors.Is(openErr, io.ErrClosedPipe) {
