@@ -16,6 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
+	"unicode"
 
 	"github.com/gowebpki/jcs"
 )
@@ -64,6 +67,9 @@ func Verify(pub ed25519.PublicKey, env Envelope, v any) error {
 	if !ed25519.Verify(pub, append([]byte(context), canon...), env.Signature) {
 		return ErrBadSignature
 	}
+	if err := checkKeys(canon); err != nil {
+		return fmt.Errorf("verify statement: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(canon))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -85,4 +91,71 @@ func Canonical(v any) (canon []byte, digest string, err error) {
 	}
 	sum := sha256.Sum256(canon)
 	return canon, hex.EncodeToString(sum[:]), nil
+}
+
+// checkKeys refuses a statement in which one object has two keys that are
+// equal without regard to case ("party" and "Party"). encoding/json matches
+// field names that way, so the later key would silently override the
+// earlier: the value read would differ from the text that was signed and
+// that a person, or another implementation, reads.
+func checkKeys(canon []byte) error {
+	// A frame is an open object (keys non-nil) or array; key says whether
+	// an object's next token is a key.
+	type frame struct {
+		keys map[string]bool
+		key  bool
+	}
+	var stack []*frame
+	done := func() { // a value ended
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].key = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(canon))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].key {
+			if k, ok := tok.(string); ok {
+				fk := foldKey(k)
+				if stack[n-1].keys[fk] {
+					return fmt.Errorf("key %q repeats another key of its object in another case", k)
+				}
+				stack[n-1].keys[fk] = true
+				stack[n-1].key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, key: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			done()
+		default:
+			done()
+		}
+	}
+}
+
+// foldKey maps s to a key that is the same for exactly the strings that
+// strings.EqualFold holds equal to s: each rune becomes the least rune of
+// its Unicode simple case folding orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
