@@ -215,7 +215,15 @@ func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255
 		}
 		copy(tokens[i][:], b)
 	}
-	out, err := a.currentGuard().ReBlind(ctx, key, job.Manifest, tokens)
+	g := a.currentGuard()
+	out, err := g.ReBlind(ctx, key, job.Manifest, tokens)
+	if errors.Is(err, blind.ErrReplay) {
+		// The room asks again for a set this agent re-blinded: it stopped
+		// before it recorded the result. It gets the same tokens again.
+		if held, rerr := g.Resend(job.Manifest, tokens); rerr == nil {
+			out, err = held, nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -223,8 +231,13 @@ func (a *Agent) do(ctx context.Context, js httpapi.JobSummary, key *ristretto255
 	for i, t := range out {
 		res.Tokens[i] = base64.StdEncoding.EncodeToString(t[:])
 	}
-	_, err = a.c.PostResult(ctx, a.room, js.ID, res)
-	return err
+	if _, err := a.c.PostResult(ctx, a.room, js.ID, res); err != nil {
+		return err
+	}
+	if err := g.Delivered(job.Manifest); err != nil {
+		a.log.Warn("dropping a delivered result", "job", js.ID, "err", err)
+	}
+	return nil
 }
 
 // Run does jobs until ctx is done, looking for new ones every poll, and

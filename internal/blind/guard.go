@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,11 @@ const RequestWindow = 2 * time.Minute
 // does not use up its manifest. Guards of one process that share a
 // directory coordinate through the file; two processes must not share one.
 //
+// What ReBlind returns is also held, in reblinded-<room>.held/, until the
+// agent calls Delivered: a room that stops before it records a result
+// asks for the same set again, and Resend answers with the tokens already
+// sent. The set is never re-blinded twice.
+//
 // A Guard is safe for concurrent use.
 type Guard struct {
 	// Blinder sets the workers and progress reports of ReBlind. Optional;
@@ -76,6 +82,7 @@ type Guard struct {
 	self, room, server string
 	peers              map[string]ed25519.PublicKey
 	path               string
+	held               string // directory of the results not yet delivered
 
 	mu      sync.Mutex
 	used    map[string]bool // manifest IDs on record
@@ -120,6 +127,7 @@ func NewGuard(dir, self, room, server string, peers map[string]ed25519.PublicKey
 		self: self, room: room, server: server,
 		peers:   maps.Clone(peers),
 		path:    filepath.Join(dir, "reblinded-"+room+".json"),
+		held:    filepath.Join(dir, "reblinded-"+room+".held"),
 		pending: map[string]bool{},
 		started: time.Now(), requests: map[string]time.Time{},
 	}
@@ -132,11 +140,11 @@ func NewGuard(dir, self, room, server string, peers map[string]ed25519.PublicKey
 }
 
 // ReBlind re-blinds tokens with the agent's room key if env is a manifest
-// for them that passes the Guard's rules (see Guard), and records the
-// manifest as used before returning. It refuses with an error wrapping
-// ErrNoManifest, ErrUnknownParty, ErrOwnParty, statement.ErrBadSignature,
-// ErrWrongRoom, ErrWrongServer, ErrSetMismatch, ErrReplay or a
-// *TokenError, and then returns no tokens.
+// for them that passes the Guard's rules (see Guard), and holds the result
+// (see Resend) and records the manifest as used before returning. It
+// refuses with an error wrapping ErrNoManifest, ErrUnknownParty,
+// ErrOwnParty, statement.ErrBadSignature, ErrWrongRoom, ErrWrongServer,
+// ErrSetMismatch, ErrReplay or a *TokenError, and then returns no tokens.
 func (g *Guard) ReBlind(ctx context.Context, key *ristretto255.Scalar, env statement.Envelope, tokens []Token) ([]Token, error) {
 	m, id, err := g.check(env, tokens)
 	if err != nil {
@@ -163,11 +171,104 @@ func (g *Guard) ReBlind(ctx context.Context, key *ristretto255.Scalar, env state
 	if err != nil {
 		return nil, err
 	}
+	if err := g.hold(id, tokens, out); err != nil {
+		clear(out)
+		return nil, fmt.Errorf("re-blind: %w", err)
+	}
 	if err := g.record(id, m); err != nil {
 		clear(out)
 		return nil, fmt.Errorf("re-blind: %w", err)
 	}
 	return out, nil
+}
+
+// ErrNotHeld is wrapped by Resend's error when the Guard holds no result
+// of the manifest: it was never re-blinded, or it was delivered.
+var ErrNotHeld = errors.New("no undelivered result of the manifest is held")
+
+// Resend returns again what ReBlind returned for env's manifest and
+// tokens, in the order of tokens, if the result is still held (Delivered
+// was not called for it). The manifest and the set are checked as by
+// ReBlind; nothing is re-blinded. It refuses with ReBlind's errors and
+// with an error wrapping ErrNotHeld.
+func (g *Guard) Resend(env statement.Envelope, tokens []Token) ([]Token, error) {
+	m, id, err := g.check(env, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("resend: %w", err)
+	}
+	if m.Request != "" {
+		return nil, fmt.Errorf("resend: %w: request %q", ErrRequestKind, m.Request)
+	}
+	g.mu.Lock()
+	used := g.used[id]
+	g.mu.Unlock()
+	if !used {
+		// Another Guard on the directory may have used it since.
+		r, err := readRecord(g.path, g.room)
+		if err != nil {
+			return nil, fmt.Errorf("resend: %w", err)
+		}
+		used = r.ids()[id]
+	}
+	raw, err := os.ReadFile(filepath.Join(g.held, id))
+	if !used || errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("resend: %w", ErrNotHeld)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resend: %w", err)
+	}
+	if len(raw) != len(tokens)*len(Token{}) {
+		return nil, fmt.Errorf("resend: the held result has %d bytes, not %d tokens", len(raw), len(tokens))
+	}
+	// The result is held in the order of the sorted set.
+	out := make([]Token, len(tokens))
+	for k, i := range sortedOrder(tokens) {
+		copy(out[i][:], raw[k*len(Token{}):])
+	}
+	clear(raw)
+	return out, nil
+}
+
+// Delivered drops the held result of env's manifest once the room has it.
+// Dropping one that is not held does nothing.
+func (g *Guard) Delivered(env statement.Envelope) error {
+	canon, err := jcs.Transform(env.Statement)
+	if err != nil {
+		return fmt.Errorf("delivered: %w", ErrNoManifest)
+	}
+	sum := sha256.Sum256(canon)
+	if err := os.Remove(filepath.Join(g.held, hex.EncodeToString(sum[:]))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delivered: %w", err)
+	}
+	atomicfile.SyncDir(g.held)
+	return nil
+}
+
+// hold keeps out, the result of re-blinding tokens for manifest id, in
+// the order of the sorted set, until Delivered.
+func (g *Guard) hold(id string, tokens, out []Token) error {
+	if err := os.MkdirAll(g.held, 0o700); err != nil {
+		return fmt.Errorf("hold result: %w", err)
+	}
+	raw := make([]byte, 0, len(out)*len(Token{}))
+	for _, i := range sortedOrder(tokens) {
+		raw = append(raw, out[i][:]...)
+	}
+	defer clear(raw)
+	if err := atomicfile.Write(filepath.Join(g.held, id), raw, 0o600); err != nil {
+		return fmt.Errorf("hold result: %w", err)
+	}
+	return nil
+}
+
+// sortedOrder returns the indexes of tokens in the tokens' sorted order.
+func sortedOrder(tokens []Token) []int {
+	idx := make([]int, len(tokens))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return compareTokens(tokens[a], tokens[b]) })
+	return idx
 }
 
 // ReBlindRequest re-blinds the one token of an online request (a scoring
