@@ -15,6 +15,7 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/blind"
+	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
 	"github.com/cleanroom-dev/cleanroom/internal/dp"
 	"github.com/cleanroom-dev/cleanroom/internal/match"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
@@ -604,7 +605,11 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 		if err := tx.AppendAudit(e); err != nil {
 			return err
 		}
-		return commitAssignment()
+		if err := commitAssignment(); err != nil {
+			return err
+		}
+		crashpoint.Hit("match.resolved")
+		return nil
 	})
 	if err != nil {
 		s.log.Error("record match run", "room", room, "run", runID, "err", err)

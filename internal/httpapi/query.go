@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
 	"github.com/cleanroom-dev/cleanroom/internal/dp"
 	"github.com/cleanroom-dev/cleanroom/internal/duckdb"
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
@@ -224,6 +225,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Hit("query.reserved")
 	settle := func(commit bool) error {
 		return s.db.Update(context.WithoutCancel(ctx), func(tx *sqlite.Tx) error {
 			if commit {
@@ -324,6 +326,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Hit("query.spent")
 	switch {
 	case t.Lookalike != nil:
 		out.Groups = []string{"score"}

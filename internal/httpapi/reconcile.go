@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,10 +24,11 @@ const ActionUploadExpire cleanroom.Action = "upload.expire"
 // stop: it releases the budget reservations of query runs that never
 // finished (a run commits its reservation as soon as noise is drawn, before
 // its result is recorded, so an open one means no result left the room),
-// removes vault versions whose commit never reached the database, removes
-// the chunks of upload sessions that are no longer open, and
-// aborts sessions open for longer than UploadTTL. The server calls it at
-// start.
+// removes vault versions whose commit never reached the database, finishes
+// the match runs that wait for no job (their last job result, or their
+// start, was recorded and the run was not resolved), removes the chunks of
+// upload sessions that are no longer open, and aborts sessions open for
+// longer than UploadTTL. The server calls it at start.
 func (s *Server) Reconcile(ctx context.Context) error {
 	err := s.db.Update(ctx, func(tx *sqlite.Tx) error {
 		open, err := tx.OpenReservations()
@@ -48,6 +50,9 @@ func (s *Server) Reconcile(ctx context.Context) error {
 		return err
 	}
 	if err := s.removeOrphanVersions(ctx); err != nil {
+		return err
+	}
+	if err := s.resumeMatchRuns(ctx); err != nil {
 		return err
 	}
 	if s.uploadDir == "" {
@@ -144,6 +149,45 @@ func (s *Server) removeOrphanVersions(ctx context.Context) error {
 			}
 			s.log.Info("removed a vault version whose commit did not finish", "vault", id, "version", v)
 		}
+	}
+	return nil
+}
+
+// resumeMatchRuns resolves every match run still waiting, as the arrival of
+// its last job result would have: resolveReady does nothing for a run
+// with pending jobs, and records a run that fails as failed. It runs after
+// removeOrphanVersions, which frees the resolution number an interrupted
+// resolution had taken.
+func (s *Server) resumeMatchRuns(ctx context.Context) error {
+	type waiting struct{ room, run string }
+	var runs []waiting
+	err := s.db.View(ctx, func(tx *sqlite.Tx) error {
+		rooms, err := tx.Rooms()
+		if err != nil {
+			return err
+		}
+		for _, r := range rooms {
+			ids, err := tx.MatchRunIDs(r.Name)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				run, err := tx.MatchRun(r.Name, id)
+				if err != nil {
+					return err
+				}
+				if run.State == "waiting" {
+					runs = append(runs, waiting{r.Name, id})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range slices.Backward(runs) { // oldest first
+		s.resolveReady(ctx, w.room, w.run)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 )
 
@@ -168,7 +169,11 @@ func (s *Server) sweepRoom(ctx context.Context, room string, report *RetentionRe
 			}
 			// The dataset's key goes when no version is left: at the end
 			// of the agreement, or when every version is past retention.
-			destroy := len(versions) == len(vs) && (ended || len(vs) > 0) && s.vault.HasDataset(vaultID(room, d.Name))
+			// A key destroyed by a deletion a crash cut short, before the
+			// rows went, is reported by the deletion that finishes it.
+			id := vaultID(room, d.Name)
+			destroy := len(versions) == len(vs) && (ended || len(vs) > 0) &&
+				(s.vault.HasDataset(id) || len(vs) > 0 && s.vault.Destroyed(id))
 			if len(versions) == 0 && !destroy {
 				continue
 			}
@@ -214,6 +219,7 @@ func (s *Server) deleteDataset(ctx context.Context, p plan, reason string, repor
 		if err := s.vault.DestroyDataset(ctx, vaultID(a.Room, a.Dataset)); err != nil {
 			return err
 		}
+		crashpoint.Hit("retention.destroyed")
 	}
 	for _, v := range a.TokenSets {
 		if err := s.vault.DeleteVersion(ctx, reblindedVault(a.Room), v); err != nil {

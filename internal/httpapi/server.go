@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
@@ -337,6 +338,9 @@ func (s *Server) serve(c *call, rt *Route) (int, any, error) {
 			if err := f(); err != nil {
 				return err
 			}
+		}
+		if audited {
+			crashpoint.Hit("commit:" + string(rt.Action))
 		}
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
+	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
 )
 
 // ErrInvalid is returned, wrapped, by every Store method given a dataset
@@ -266,6 +267,7 @@ func (s *Store) DestroyDataset(ctx context.Context, id string) error {
 		if err := writeFileAtomic(filepath.Join(dd, tombstoneName), []byte("destroyed\n")); err != nil {
 			return fmt.Errorf("destroy dataset %q: %w", id, err)
 		}
+		crashpoint.Hit("vault.tombstoned")
 	}
 	if err := shred(dd); err != nil {
 		return fmt.Errorf("destroy dataset %q: %w", id, err)
