@@ -92,8 +92,15 @@ func (c *Checkpoint) Sign(priv ed25519.PrivateKey) error {
 // did not sign.
 var ErrBadSignature = errors.New("checkpoint signature does not verify")
 
+// ErrBadKey is returned by the Verify methods for a public key that is not
+// an Ed25519 key: a server or party key read from a damaged or forged file.
+var ErrBadKey = errors.New("public key is not an Ed25519 key")
+
 // Verify checks the checkpoint's signature with the server's public key.
 func (c *Checkpoint) Verify(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("server key: %w", ErrBadKey)
+	}
 	m, err := c.message()
 	if err != nil {
 		return err
@@ -262,6 +269,9 @@ func (c *Checkpoint) Cosign(party string, priv ed25519.PrivateKey) (Cosignature,
 // Verify checks the cosignature of the checkpoint it names of server's log
 // of room under the party's signing key.
 func (cs *Cosignature) Verify(server, room string, pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("party %s's key: %w", cs.Party, ErrBadKey)
+	}
 	c := Checkpoint{Server: server, Room: room, Size: cs.Size, Root: cs.Root}
 	m, err := c.cosignMessage(cs.Party)
 	if err != nil {

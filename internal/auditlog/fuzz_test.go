@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -98,7 +99,7 @@ func FuzzVerify(f *testing.F) {
 
 // fuzzLog is the true log of room r1 on server srv, ten entries, and its
 // export signed by a fixed server key.
-func fuzzLog(f *testing.F) (ed25519.PublicKey, ed25519.PrivateKey, []cleanroom.AuditEntry, []byte) {
+func fuzzLog(f testing.TB) (ed25519.PublicKey, ed25519.PrivateKey, []cleanroom.AuditEntry, []byte) {
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
 	truth := entries(10)
 	truth[3].Code, truth[3].Outcome = "forbidden", cleanroom.OutcomeRefused
@@ -131,4 +132,27 @@ func fuzzCheckpoint(t testing.TB, priv ed25519.PrivateKey, es []cleanroom.AuditE
 		t.Fatal(fmt.Errorf("sign checkpoint: %w", err))
 	}
 	return c
+}
+
+// TestVerifyBadKey: a key of the wrong length, as a damaged state file or
+// a forged bundle holds, is refused, not a panic.
+func TestVerifyBadKey(t *testing.T) {
+	_, priv, truth, _ := fuzzLog(t)
+	cp := fuzzCheckpoint(t, priv, truth)
+	cs, err := cp.Cosign("bank", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []ed25519.PublicKey{nil, {}, make([]byte, 31), make([]byte, 33)} {
+		if err := cp.Verify(key); !errors.Is(err, ErrBadKey) {
+			t.Errorf("Checkpoint.Verify(%d-byte key) = %v, want ErrBadKey", len(key), err)
+		}
+		if err := cs.Verify("srv", "r1", key); !errors.Is(err, ErrBadKey) {
+			t.Errorf("Cosignature.Verify(%d-byte key) = %v, want ErrBadKey", len(key), err)
+		}
+		e := Export{Server: "srv", Room: "r1", Entries: truth, Checkpoint: cp}
+		if findings := Verify(&e, key, []Checkpoint{cp}, nil, []Cosignature{cs}); len(findings) == 0 {
+			t.Errorf("Verify with a %d-byte server key found nothing", len(key))
+		}
+	}
 }
