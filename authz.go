@@ -252,7 +252,11 @@ func Authorize(p *Principal, a Action, t Target) error {
 
 	case ActionDUADraft, ActionDUAList, ActionDUAShow, ActionDUASign, ActionDUATerminate:
 		// Any member may carry its party's signature: the signature, made
-		// with the party's key on its side, is the authority.
+		// with the party's key on its side, is the authority. A party not
+		// admitted yet reads and signs the agreements that would admit it.
+		if t.RoomExists && p.Joins(t.Room) {
+			return nil
+		}
 		return roomMember(p, t, Errorf(EForbidden, "the platform admin is not a party to a room's data-use agreement; its parties draft, sign and read it"))
 
 	case ActionIncidentList, ActionIncidentTriage:
@@ -271,6 +275,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 			return noRoom(t.Room)
 		}
 		member := p.Kind == User && len(p.RolesIn(t.Room)) > 0
+		if p.Joins(t.Room) {
+			return notAdmitted(p, t.Room)
+		}
 		if !admin && !member {
 			return noRoom(t.Room)
 		}
@@ -291,7 +298,7 @@ func Authorize(p *Principal, a Action, t Target) error {
 			return noRoom(t.Room)
 		}
 		member := p.Kind == User && len(p.RolesIn(t.Room)) > 0
-		if !admin && !member {
+		if !admin && !member && !p.Joins(t.Room) {
 			return noRoom(t.Room)
 		}
 		switch a {
@@ -305,6 +312,9 @@ func Authorize(p *Principal, a Action, t Target) error {
 		case ActionRoomAudit:
 			if member {
 				return nil
+			}
+			if !admin {
+				return notAdmitted(p, t.Room)
 			}
 			return Errorf(EForbidden, "the platform admin does not read a room's audit log; its members do").
 				WithHint("a member with any role in room %q can read it", t.Room)
@@ -490,9 +500,19 @@ func roomMember(p *Principal, t Target, adminRefusal error) error {
 		return adminRefusal
 	}
 	if len(p.RolesIn(t.Room)) == 0 {
+		if p.Joins(t.Room) {
+			return notAdmitted(p, t.Room)
+		}
 		return noRoom(t.Room)
 	}
 	return nil
+}
+
+// notAdmitted is the refusal of a user whose party is invited to a room
+// but not admitted to it (see Admitted).
+func notAdmitted(p *Principal, room string) error {
+	return Errorf(EForbidden, "party %q is not a party to any data-use agreement of room %q that its parties signed; until one names it, its users read and sign the room's agreements only", p.Party, room).
+		WithHint("a member drafts an agreement naming every party of the room (`cleanroom dua draft`), and every party signs it")
 }
 
 // needRole is the refusal of a member who lacks the role an action needs.

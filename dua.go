@@ -324,6 +324,21 @@ func (s DUAState) Ended() bool {
 	return s == DUAExpired || s == DUATerminated || s == DUASuperseded
 }
 
+// Admitted decides whether a party invited to a room is admitted to it:
+// to its datasets, matching, templates, queries, audit log and incidents.
+// signed are the room's agreements that every party they name has signed
+// (in any state since). Before the first, every invited party is; from
+// then on only a party one of them names. So a party the platform admin
+// invites into a room whose parties agreed without it — a party of its
+// own making, say — reads and signs the room's agreements and nothing
+// else until the room's parties sign an agreement naming it.
+func Admitted(party string, signed []*DUA) bool {
+	if len(signed) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(signed, func(d *DUA) bool { return d.HasParty(party) })
+}
+
 // DUAStateAt returns the state at now of an agreement whose parties have
 // all signed it (signed), terminated (terminated) or been superseded by a
 // later version in force (superseded).

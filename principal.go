@@ -53,6 +53,10 @@ type Principal struct {
 	TokenID string
 	// Rooms maps a room name to the user's verified roles in it.
 	Rooms map[string][]Role
+	// Joining maps a room name to the user's verified roles in a room its
+	// party is invited to but not admitted to (see Admitted): such a user
+	// reads and signs the room's agreements, and nothing else of the room.
+	Joining map[string][]Role
 }
 
 // Vouched reports whether the user's party vouches for it: it holds a
@@ -62,6 +66,10 @@ func (p *Principal) Vouched() bool { return p.Kind == User && len(p.Rooms) > 0 }
 
 // RolesIn returns the user's verified roles in room.
 func (p *Principal) RolesIn(room string) []Role { return p.Rooms[room] }
+
+// Joins reports whether the user's party is invited to room and granted
+// it roles there, but is not admitted to the room yet.
+func (p *Principal) Joins(room string) bool { return p.Kind == User && len(p.Joining[room]) > 0 }
 
 // HasRole reports whether the user holds role in room.
 func (p *Principal) HasRole(room string, role Role) bool {

@@ -131,6 +131,22 @@ func agreements(tx *sqlite.Tx, room string) ([]*agreement, error) {
 	return out, nil
 }
 
+// admitted reports whether party is admitted to room (cleanroom.Admitted),
+// with the room's agreements as their signatures verify now.
+func admitted(tx *sqlite.Tx, room, party string) (bool, error) {
+	all, err := agreements(tx, room)
+	if err != nil {
+		return false, err
+	}
+	var signed []*cleanroom.DUA
+	for _, a := range all {
+		if len(a.missing) == 0 && len(a.invalid) == 0 {
+			signed = append(signed, &a.doc)
+		}
+	}
+	return cleanroom.Admitted(party, signed), nil
+}
+
 // activeAgreement returns the agreement in force in room, or nil.
 func activeAgreement(tx *sqlite.Tx, room string) (*agreement, []*agreement, error) {
 	all, err := agreements(tx, room)

@@ -275,9 +275,9 @@ func TestQueryRolesAndRepeats(t *testing.T) {
 	}
 }
 
-// TestQueryForAnotherParty: results addressed only to the operator are
-// never shown to the bank's users, whatever their roles.
-func TestQueryForAnotherParty(t *testing.T) {
+// TestAttackCrossPartySealedResult: results addressed only to the
+// operator are never shown to the bank's users, whatever their roles.
+func TestAttackCrossPartySealedResult(t *testing.T) {
 	f := newFixture(t)
 	f.queryReady("  receivers: [operator]\n")
 	q := f.runQuery()

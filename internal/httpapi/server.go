@@ -547,8 +547,20 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*cleanroom.
 			if err != nil {
 				return err
 			}
-			if status == "active" {
+			if status != "active" {
+				continue
+			}
+			ok, err := admitted(tx, g.Room, p.Party)
+			if err != nil {
+				return err
+			}
+			if ok {
 				p.Rooms[g.Room] = g.Roles
+			} else {
+				if p.Joining == nil {
+					p.Joining = map[string][]cleanroom.Role{}
+				}
+				p.Joining[g.Room] = g.Roles
 			}
 		}
 		return nil
