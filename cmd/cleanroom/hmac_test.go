@@ -20,11 +20,11 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
 )
 
-// TestHostCannotPlantHMACSecret plays a host that replaces, in its own
+// TestAttackHostPlantHMACSecret plays a host that replaces, in its own
 // database, the secret sealed to one party's agent with a secret of its
 // choosing, sealed to that agent's published key. The agent refuses it:
 // it does not open to the commitment the creator signed.
-func TestHostCannotPlantHMACSecret(t *testing.T) {
+func TestAttackHostPlantHMACSecret(t *testing.T) {
 	ctx := context.Background()
 	m, res := startServer(t)
 	tc, err := tlscert.ClientConfig(res.TLSCert)
@@ -39,6 +39,7 @@ func TestHostCannotPlantHMACSecret(t *testing.T) {
 	keys := map[string]*keyfile.PartyKeys{}
 	agents := map[string]*agent.Agent{}
 	states := map[string]string{}
+	signers := map[string]signer{}
 	for _, party := range []string{"bank", "operator"} {
 		k, _ := keyfile.CreateParty(filepath.Join(t.TempDir(), party))
 		keys[party] = k
@@ -53,6 +54,7 @@ func TestHostCannotPlantHMACSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok, _ := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"})
+		signers[party] = signer{admin.WithToken(tok.Secret), k}
 		states[party] = filepath.Join(t.TempDir(), party+"-agent")
 		a, err := agent.New(ctx, admin.WithToken(tok.Secret), "fast", k, states[party], nil)
 		if err != nil {
@@ -60,6 +62,9 @@ func TestHostCannotPlantHMACSecret(t *testing.T) {
 		}
 		agents[party] = a
 	}
+	// The parties agree on the room: an agent seals the secret only to
+	// parties its own party agreed with.
+	agree(t, ctx, info.ServerID, "fast", "neutral", signers)
 	// Both agents have published their keys; the bank's creates the
 	// secret and seals it to both.
 	if _, err := agents["bank"].RunOnce(ctx); err != nil {

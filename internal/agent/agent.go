@@ -6,7 +6,10 @@
 //
 // Peers' public keys are pinned on first use in the agent's state
 // directory: a room server that later presents another key for a party is
-// refused, so a host cannot sign manifests in a peer's name.
+// refused, so a host cannot sign manifests in a peer's name. And a party
+// counts as a peer only once a data-use agreement of the room that names
+// it carries the agent's own party's signature, so a party the host or
+// the platform admin invites on its own is no peer.
 package agent
 
 import (
@@ -109,6 +112,11 @@ func New(ctx context.Context, c *client.Client, room string, keys *keyfile.Party
 	if err := pin(filepath.Join(stateDir, "peers-"+room+".json"), peers); err != nil {
 		return nil, err
 	}
+	agreed, err := agreedPeers(ctx, c, info.ServerID, room, who.Party, keys.Public())
+	if err != nil {
+		return nil, err
+	}
+	peers = onlyAgreed(peers, agreed)
 	g, err := blind.NewGuard(stateDir, who.Party, room, info.ServerID, peers)
 	if err != nil {
 		return nil, err

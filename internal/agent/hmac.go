@@ -278,7 +278,8 @@ func (a *Agent) saveSecret(secret []byte) error {
 }
 
 // refreshPeers pins the keys of parties the agent has not seen yet, and
-// refuses a changed key of one it has.
+// refuses a changed key of one it has; parties its own party has since
+// agreed to work with (agreedPeers) become peers.
 func (a *Agent) refreshPeers(ctx context.Context) error {
 	parties, err := a.c.ListParties(ctx)
 	if err != nil {
@@ -293,8 +294,12 @@ func (a *Agent) refreshPeers(ctx context.Context) error {
 	if err := pin(filepath.Join(a.state, "peers-"+a.room+".json"), peers); err != nil {
 		return err
 	}
+	agreed, err := agreedPeers(ctx, a.c, a.server, a.room, a.party, a.keys.Public())
+	if err != nil {
+		return err
+	}
 	changed := false
-	for name, key := range peers {
+	for name, key := range onlyAgreed(peers, agreed) {
 		if _, ok := a.peers[name]; !ok {
 			a.peers[name] = key
 			changed = true

@@ -229,7 +229,9 @@ func TestGuardReplay(t *testing.T) {
 	}
 }
 
-func TestGuardConcurrentReplay(t *testing.T) {
+// TestAttackHostReBlindConcurrentReplay: a host that sends one set in
+// several jobs at once gets it re-blinded once.
+func TestAttackHostReBlindConcurrentReplay(t *testing.T) {
 	f := newGuardFixture(t)
 	g := f.guard(t)
 	var (
@@ -294,11 +296,12 @@ func TestNewGuard(t *testing.T) {
 	}
 }
 
-// TestGuardRequest: an online request's one token is re-blinded under a
-// fresh request manifest signed by a peer, once; stale, replayed,
-// pre-start and dataset manifests are refused, and a request manifest is
-// refused on the dataset path.
-func TestGuardRequest(t *testing.T) {
+// TestAttackHostReBlindRequest: an online request's one token is
+// re-blinded under a fresh request manifest signed by a peer, once; stale,
+// replayed, pre-start and dataset manifests are refused, and a request
+// manifest is refused on the dataset path, so a host cannot use scoring
+// requests as a re-blinding oracle.
+func TestAttackHostReBlindRequest(t *testing.T) {
 	f := newGuardFixture(t)
 	g := f.guard(t)
 	now := time.Now()
