@@ -108,6 +108,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.TLSCert != "" {
 		certPath, keyPath = cfg.TLSCert, cfg.TLSKey
 	}
+	// One server per data directory, and none while a command that needs
+	// it stopped runs.
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if keyfile.KEKRotationPending(keyDir) {
+		return withHint(fmt.Errorf("a rotation of the key-encryption key in %s did not finish", keyDir),
+			"run `cleanroom rotate-kek --data "+cfg.DataDir+"` to finish it, then start the server")
+	}
 	keys, err := keyfile.LoadServer(keyDir)
 	if err != nil {
 		return err

@@ -9,10 +9,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 )
 
 // Names of the key files in a room server's data directory.
@@ -273,4 +276,53 @@ func OpenWithExporting(priv *ecdh.PrivateKey, info, ciphertext, exportContext []
 		return nil, nil, fmt.Errorf("open sealed payload: %w", err)
 	}
 	return plaintext, secret, nil
+}
+
+// NextKEKFile holds, while a rotation of the key-encryption key runs, the
+// key it moves to. Its presence means a rotation has not finished.
+const NextKEKFile = "kek.key.next"
+
+// BeginKEKRotation returns the key-encryption key a rotation of dir's key
+// moves to: the one an interrupted rotation left in NextKEKFile, or a new
+// random key written there (mode 0600) before it is returned, so a
+// rotation that stops at any point can be finished with the same key.
+func BeginKEKRotation(dir string) ([32]byte, error) {
+	var next [32]byte
+	p := filepath.Join(dir, NextKEKFile)
+	b, err := readPEM(p, kekPEMType, true)
+	switch {
+	case err == nil:
+		defer clear(b)
+		if len(b) != len(next) || subtle.ConstantTimeCompare(b, make([]byte, len(b))) == 1 {
+			return next, fmt.Errorf("%s: not a 32-byte key-encryption key", p)
+		}
+		copy(next[:], b)
+		return next, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return next, err
+	}
+	rand.Read(next[:])
+	if err := writeFileAtomic(p, encodePEM(kekPEMType, next[:]), 0o600); err != nil {
+		return [32]byte{}, err
+	}
+	return next, nil
+}
+
+// FinishKEKRotation makes the key in NextKEKFile dir's key-encryption key:
+// it replaces KEKFile in one rename, so the old key is gone from dir (not
+// from backups of it). Call it only once every key the old one wrapped is
+// wrapped by the new one.
+func FinishKEKRotation(dir string) error {
+	if err := os.Rename(filepath.Join(dir, NextKEKFile), filepath.Join(dir, KEKFile)); err != nil {
+		return fmt.Errorf("finish key rotation: %w", err)
+	}
+	atomicfile.SyncDir(dir)
+	return nil
+}
+
+// KEKRotationPending reports whether dir holds a rotation of its
+// key-encryption key that has not finished.
+func KEKRotationPending(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, NextKEKFile))
+	return err == nil
 }
