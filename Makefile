@@ -1,6 +1,7 @@
 # Cleanroom: `make demo` builds and runs the demo room; `make test` runs the
 # test suite (what CI runs); `make fuzz` runs every fuzz target for FUZZTIME
-# each (CI runs it too); `make vuln` runs govulncheck.
+# each (CI runs it too); `make vuln` runs govulncheck; `make bench-load`
+# runs the load benchmark (BENCHMARKS.md, "Load").
 
 GO      ?= go
 BIN     := bin/cleanroom
@@ -21,8 +22,13 @@ FUZZTIME_API ?= 40s
 GOVULNCHECK_VERSION ?= v1.9.0
 VULNDB_VERSION      ?= latest
 VULNDB_DIR          ?= bin/vulndb
+# The load benchmark: LOAD_CLIENTS clients spread over LOAD_ROOMS rooms
+# send requests for LOAD_DURATION, then the run is checked for consistency.
+LOAD_DURATION ?= 30s
+LOAD_CLIENTS  ?= 50
+LOAD_ROOMS    ?= 10
 
-.PHONY: all build test fuzz vuln attacks demo bench fmt clean
+.PHONY: all build test fuzz vuln attacks demo bench bench-load fmt clean
 
 all: build
 
@@ -58,6 +64,10 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/synth/
+
+bench-load:
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 1h ./cmd/cleanroom/ \
+		-args -load.duration $(LOAD_DURATION) -load.clients $(LOAD_CLIENTS) -load.rooms $(LOAD_ROOMS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
