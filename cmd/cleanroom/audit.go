@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,17 @@ type auditState struct {
 
 func auditStatePath(dir, server, room string) string {
 	return filepath.Join(dir, "audit-"+server+"-"+room+".json")
+}
+
+// checkLogName checks the server ID and room that name a log's state file
+// when they come from outside (a server's answer, an export file): a key
+// fingerprint and a room name, so that neither leads the file's path out
+// of the state directory.
+func checkLogName(server, room string) error {
+	if b, err := hex.DecodeString(server); err != nil || len(b) != 16 {
+		return fmt.Errorf("server ID %q is not a key fingerprint (32 hex digits)", server)
+	}
+	return cleanroom.ValidateName("room name", room)
 }
 
 func loadAuditState(path string) (*auditState, error) {
@@ -148,6 +160,9 @@ public keys. 'cleanroom audit verify BUNDLE' checks it.`,
 					if err != nil {
 						return err
 					}
+					if err := checkLogName(info.ServerID, room); err != nil {
+						return err
+					}
 					st, err := loadAuditState(auditStatePath(d, info.ServerID, room))
 					if err != nil {
 						return err
@@ -197,6 +212,9 @@ public keys. 'cleanroom audit verify BUNDLE' checks it.`,
 			}
 			var e auditlog.Export
 			if err := json.Unmarshal(raw, &e); err != nil {
+				return fmt.Errorf("%s is not an audit export: %w", args[0], err)
+			}
+			if err := checkLogName(e.Server, e.Room); err != nil {
 				return fmt.Errorf("%s is not an audit export: %w", args[0], err)
 			}
 			d, err := state()
@@ -286,6 +304,9 @@ edited, dropped or moved. Take one for every release you receive.`,
 func keepCheckpoint(ctx context.Context, c *client.Client, room, dir string) (*auditlog.Checkpoint, bool, error) {
 	info, err := c.ServerInfo(ctx)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := checkLogName(info.ServerID, room); err != nil {
 		return nil, false, err
 	}
 	path := auditStatePath(dir, info.ServerID, room)
