@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,8 +216,8 @@ func FuzzAPI(f *testing.F) {
 
 	fx, routes, seeds := fuzzAPI(f)
 	// The server's log says what an internal error was.
-	var logged bytes.Buffer
-	fx.srv.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelError}))
+	logged := &fuzzLog{}
+	fx.srv.log = slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelError}))
 	byKey := map[string]*fuzzRoute{}
 	for i := range routes {
 		byKey[routes[i].key] = &routes[i]
@@ -285,7 +286,7 @@ func FuzzAPI(f *testing.F) {
 		}
 		req.Header.Set("Authorization", "Bearer "+fx.tokens[r.who])
 		rec := httptest.NewRecorder()
-		logged.Reset()
+		logged.reset()
 		fx.srv.Handler().ServeHTTP(rec, req)
 
 		status, out := rec.Code, rec.Body.Bytes()
@@ -298,7 +299,7 @@ func FuzzAPI(f *testing.F) {
 				t.Fatalf("%s %s as %s = 503 with body %s, want code %q", r.method, target, r.who, out, cleanroom.EUnavailable)
 			}
 		case status >= 500:
-			t.Fatalf("%s %s as %s = %d %s\nbody sent: %q\nserver log: %s", r.method, target, r.who, status, out, body, logged.Bytes())
+			t.Fatalf("%s %s as %s = %d %s\nbody sent: %q\nserver log: %s", r.method, target, r.who, status, out, body, logged.bytes())
 		case status >= 400:
 			if err := json.Unmarshal(out, &e); err != nil || e.Code == "" || e.Message == "" {
 				t.Fatalf("%s %s as %s = %d with body %s, want {code, message, hint}", r.method, target, r.who, status, out)
@@ -312,4 +313,29 @@ func FuzzAPI(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzLog keeps what the server logs; work the server finishes in the
+// background may log while a request is served.
+type fuzzLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *fuzzLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *fuzzLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+}
+
+func (l *fuzzLog) bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
 }
