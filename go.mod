@@ -2,6 +2,11 @@ module github.com/cleanroom-dev/cleanroom
 
 go 1.26.8
 
+// Builds use at least this release: earlier 1.26 releases have
+// vulnerabilities in crypto/x509, crypto/tls, net/http and html/template
+// that `make vuln` reports.
+toolchain go1.26.10
+
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coreos/go-oidc/v3 v3.21.0

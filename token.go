@@ -20,6 +20,56 @@ type Token struct {
 	CreatedAt   time.Time     `json:"created_at"`
 	ExpiresAt   time.Time     `json:"expires_at"`
 	RevokedAt   *time.Time    `json:"revoked_at,omitempty"`
+	// AdminMinted marks a user's token the platform admin minted without
+	// a request the user's party signed. It authenticates the user but
+	// carries none of the party's grants: the admin cannot act as a user
+	// its party granted roles to.
+	AdminMinted bool `json:"admin_minted,omitempty"`
+}
+
+// TokenRequestType is the type string of a TokenRequest statement.
+const TokenRequestType = "cleanroom.token-request.v1"
+
+// TokenRequestMaxAge bounds how far a TokenRequest's issue time may be
+// from the server's clock.
+const TokenRequestMaxAge = 10 * time.Minute
+
+// TokenRequest is a party's signed request for a token of one of its
+// users. The token's secret is sealed with HPKE to SealTo, an X25519 key
+// the requester made for this request, so whoever relays the request (the
+// platform admin, typically) never sees it. A token minted at such a
+// request carries the user's grants; one the admin mints without it does
+// not (Token.AdminMinted).
+type TokenRequest struct {
+	Type     string    `json:"type"`
+	Server   string    `json:"server"`
+	Party    string    `json:"party"`
+	User     string    `json:"user"`
+	SealTo   []byte    `json:"seal_to"`
+	IssuedAt time.Time `json:"issued_at"`
+}
+
+// Validate checks the statement on its own.
+func (r *TokenRequest) Validate() error {
+	if r.Type != TokenRequestType {
+		return Errorf(EInvalid, "statement type is %q, want %q", r.Type, TokenRequestType)
+	}
+	if len(r.SealTo) != 32 {
+		return Errorf(EInvalid, "token request: seal_to is %d bytes, want a 32-byte X25519 key", len(r.SealTo))
+	}
+	if r.Server == "" || r.IssuedAt.IsZero() {
+		return Errorf(EInvalid, "token request lacks its server or issue time")
+	}
+	if err := ValidateName("party name", r.Party); err != nil {
+		return err
+	}
+	return ValidateName("user name", r.User)
+}
+
+// TokenSealInfo is the HPKE info a token's secret is sealed under for a
+// TokenRequest.
+func TokenSealInfo(server, party, user string) []byte {
+	return []byte("cleanroom/token-secret/v1|" + server + "|" + party + "|" + user)
 }
 
 // tokenPrefix marks Cleanroom tokens so secret scanners can find them.

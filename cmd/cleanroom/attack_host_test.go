@@ -106,7 +106,7 @@ func newHostedRooms(t *testing.T) *hostedRooms {
 		if _, err := h.admin.CreateParty(ctx, httpapi.CreatePartyRequest{Name: party, SigningKey: cleanroom.EncodeKey(k.Public())}); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := h.admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"})
+		tok, err := h.admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"}, k.Signing)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func bundleRoom(t *testing.T) (*client.Client, string) {
 		if _, err := admin.SubmitGrant(ctx, party, env); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"})
+		tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"}, k.Signing)
 		if err != nil {
 			t.Fatal(err)
 		}

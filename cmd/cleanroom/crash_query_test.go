@@ -141,7 +141,7 @@ func setUpBurstRoom(t *testing.T, ctx context.Context, admin *client.Client, tc 
 		if _, err := admin.SubmitGrant(ctx, u.party, env); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user})
+		tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user}, rm.keys[u.party].Signing)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -109,7 +109,7 @@ func TestKillMidUpload(t *testing.T) {
 	if _, err := admin.SubmitGrant(ctx, "bank", env); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: "bank", User: "u"})
+	tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: "bank", User: "u"}, keys.Signing)
 	if err != nil {
 		t.Fatal(err)
 	}

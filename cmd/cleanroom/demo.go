@@ -265,7 +265,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		if _, err := admin.SubmitGrant(ctx, u.party, env); err != nil {
 			return nil, fmt.Errorf("grant %s/%s: %w", u.party, u.user, err)
 		}
-		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user, TTL: "720h", Description: "demo"})
+		tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user, TTL: "720h", Description: "demo"}, keys[u.party].Signing)
 		if err != nil {
 			return nil, fmt.Errorf("token for %s/%s: %w", u.party, u.user, err)
 		}

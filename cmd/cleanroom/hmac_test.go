@@ -53,7 +53,7 @@ func TestAttackHostPlantHMACSecret(t *testing.T) {
 		if _, err := admin.SubmitGrant(ctx, party, env); err != nil {
 			t.Fatal(err)
 		}
-		tok, _ := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"})
+		tok, _ := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: party, User: "u"}, k.Signing)
 		signers[party] = signer{admin.WithToken(tok.Secret), k}
 		states[party] = filepath.Join(t.TempDir(), party+"-agent")
 		a, err := agent.New(ctx, admin.WithToken(tok.Secret), "fast", k, states[party], nil)

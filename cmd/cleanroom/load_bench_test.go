@@ -788,7 +788,7 @@ func setUpLoad(ctx context.Context, tmp, url, adminToken string, tc *tls.Config,
 		if _, err := admin.CreateParty(ctx, httpapi.CreatePartyRequest{Name: u.party, SigningKey: cleanroom.EncodeKey(k.Public())}); err != nil {
 			return nil, err
 		}
-		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user})
+		tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: u.party, User: u.user}, k.Signing)
 		if err != nil {
 			return nil, err
 		}
@@ -861,7 +861,7 @@ func setUpLoad(ctx context.Context, tmp, url, adminToken string, tc *tls.Config,
 		if err := grant(c.party, c.user, r.name, roles[kind]); err != nil {
 			return nil, err
 		}
-		tok, err := admin.CreateToken(ctx, httpapi.CreateTokenRequest{Party: c.party, User: c.user})
+		tok, err := admin.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: c.party, User: c.user}, l.keys[c.party].Signing)
 		if err != nil {
 			return nil, err
 		}

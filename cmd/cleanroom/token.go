@@ -9,6 +9,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/client"
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 )
 
 func init() { commands = append(commands, newTokenCmd) }
@@ -30,12 +31,19 @@ room creates tokens for itself.`,
 }
 
 func newTokenCreateCmd(g *globals) *cobra.Command {
-	var party, user, ttl, desc string
+	var party, user, ttl, desc, keys string
 	cmd := &cobra.Command{
-		Use:   "create --party P --user U [--ttl 720h] [--description S]",
+		Use:   "create --party P --user U [--keys DIR] [--ttl 720h] [--description S]",
 		Short: "Create a token for a user of a party; its secret is shown once",
-		Example: `  cleanroom token create --party bank --user alice --ttl 720h --description "alice's laptop"
-  cleanroom token create --party bank --user alice --json   # the secret is in "secret"`,
+		Long: `Create makes a token for a user of a party. With --keys, the party's signing
+key signs the request and the secret comes back sealed to a key made for
+this request, so the platform admin can relay it without seeing the
+secret: such a token carries the roles the party granted the user. A token
+the admin mints without the party's request authenticates the user but
+carries none of its grants. A user creates further tokens for itself
+with its own token.`,
+		Example: `  cleanroom token create --party bank --user alice --keys ~/.config/cleanroom/keys --ttl 720h --description "alice's laptop"
+  cleanroom token create --party bank --user alice --keys bank/keys --json   # the secret is in "secret"`,
 		Args: wantArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "party", party); err != nil {
@@ -50,7 +58,18 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 				}
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
-				t, err := c.CreateToken(cmd.Context(), httpapi.CreateTokenRequest{Party: party, User: user, TTL: ttl, Description: desc})
+				req := httpapi.CreateTokenRequest{Party: party, User: user, TTL: ttl, Description: desc}
+				var t *httpapi.TokenCreated
+				var err error
+				if keys != "" {
+					pk, lerr := keyfile.LoadParty(keys)
+					if lerr != nil {
+						return lerr
+					}
+					t, err = c.CreatePartyToken(cmd.Context(), req, pk.Signing)
+				} else {
+					t, err = c.CreateToken(cmd.Context(), req)
+				}
 				if err != nil {
 					return err
 				}
@@ -59,6 +78,9 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "Token %s for %s/%s, expires %s:\n\n  %s\n\n", t.ID, t.Party, t.User, fmtTime(t.ExpiresAt), t.Secret)
 				fmt.Fprintln(g.stdout, "The secret is shown once and cannot be retrieved again: hand it to the user now.")
+				if t.AdminMinted {
+					fmt.Fprintln(g.stdout, "Minted without the party's signed request, it carries none of the user's grants (pass --keys).")
+				}
 				fmt.Fprintf(g.stdout, "The user logs in with `cleanroom login --server URL --token SECRET`.\n")
 				return nil
 			})
@@ -68,6 +90,7 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&user, "user", "", "the user's name (required)")
 	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime of the token, at most 8784h (default 720h)")
 	cmd.Flags().StringVar(&desc, "description", "", "what the token is for, at most 200 characters")
+	cmd.Flags().StringVar(&keys, "keys", "", "the party's key directory: sign the request, so the token carries the user's grants")
 	return cmd
 }
 

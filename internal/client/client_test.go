@@ -95,12 +95,21 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := c.CreateRoom(ctx, httpapi.CreateRoomRequest{Name: "r", Host: "neutral", Parties: []string{"bank"}}); err != nil {
 		t.Fatalf("CreateRoom: %v", err)
 	}
-	tok, err := c.CreateToken(ctx, httpapi.CreateTokenRequest{Party: "bank", User: "alice"})
+	minted, err := c.CreateToken(ctx, httpapi.CreateTokenRequest{Party: "bank", User: "alice"})
 	if err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	if !cleanroom.LooksLikeToken(tok.Secret) {
-		t.Errorf("CreateToken().Secret = %q, not a token", tok.Secret)
+	if !cleanroom.LooksLikeToken(minted.Secret) || !minted.AdminMinted {
+		t.Errorf("CreateToken() = %+v, want a secret and an admin-minted token", minted)
+	}
+	// The party's signed request: the secret comes back sealed and opens
+	// here; the relaying admin's answer holds no secret in the clear.
+	tok, err := c.CreatePartyToken(ctx, httpapi.CreateTokenRequest{Party: "bank", User: "alice"}, priv)
+	if err != nil {
+		t.Fatalf("CreatePartyToken: %v", err)
+	}
+	if !cleanroom.LooksLikeToken(tok.Secret) || tok.AdminMinted {
+		t.Errorf("CreatePartyToken() = %+v, want a secret and a token the party asked for", tok)
 	}
 
 	now := time.Now().UTC()
@@ -114,6 +123,10 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("SubmitGrant: %v", err)
 	}
 
+	// The token the admin minted alone carries none of alice's grants.
+	if _, err := client.New(s.url, minted.Secret, s.tls).ShowRoom(ctx, "r"); err == nil {
+		t.Error("an admin-minted token opened alice's room")
+	}
 	alice := client.New(s.url, tok.Secret, s.tls)
 	r, err := alice.ShowRoom(ctx, "r")
 	if err != nil {

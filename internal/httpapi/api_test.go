@@ -216,18 +216,9 @@ func TestBadInput(t *testing.T) {
 // room's host.
 func TestGrantLifecycle(t *testing.T) {
 	f := newFixture(t)
-	mint := func() string {
-		status, resp := f.do("admin", "POST", "/api/v1/tokens", CreateTokenRequest{Party: "bank", User: "bob"})
-		if status != 201 {
-			t.Fatalf("mint token = %d %s", status, resp)
-		}
-		var tc TokenCreated
-		json.Unmarshal(resp, &tc)
-		return tc.Secret
-	}
-	f.tokens["bob"] = mint()
+	f.mintAtRequest("bob", "bank", "bob")
 	if status, _ := f.do("bob", "GET", "/api/v1/rooms/r1", nil); status != 404 {
-		t.Fatalf("admin-minted token without a grant sees r1: %d", status)
+		t.Fatalf("a token without a grant sees r1: %d", status)
 	}
 	first := f.grant("bank", "bank", "bob", "r1", cleanroom.RoleAnalyst)
 	if status, resp := f.do("admin", "POST", "/api/v1/parties/bank/grants", first); status != 201 {

@@ -345,7 +345,9 @@ func (f *fixture) puppet() {
 			f.t.Fatalf("%s = %d %s", step.name, status, resp)
 		}
 	}
-	f.mint("puppet", "puppet", "eve")
+	// The admin holds the puppet's key, so it can sign the request for a
+	// token that carries eve's grants.
+	f.mintAtRequest("puppet", "puppet", "eve")
 }
 
 // member gives party/user a token (as name) and a grant of roles in room.

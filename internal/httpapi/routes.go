@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
@@ -303,12 +304,59 @@ func (s *Server) createToken(c *call) (int, any, error) {
 	now := c.tx.Now()
 	t := &cleanroom.Token{ID: id, Kind: cleanroom.User, Party: req.Party, User: req.User,
 		Description: req.Description, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	var sealTo []byte
+	switch {
+	case req.Request != nil:
+		r, err := s.tokenRequest(c.tx, req)
+		if err != nil {
+			return 0, nil, err
+		}
+		sealTo = r.SealTo
+	case c.p.Kind == cleanroom.Admin:
+		// Without the party's request the admin's token opens nothing of
+		// the party's: the admin must not be able to act as its users.
+		t.AdminMinted = true
+	}
 	if err := c.tx.CreateToken(t, cleanroom.HashToken(secret)); err != nil {
 		return 0, nil, err
 	}
 	c.detail["token_id"] = id
 	c.detail["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
-	return http.StatusCreated, TokenCreated{Token: *t, Secret: secret}, nil
+	c.detail["party_request"] = strconv.FormatBool(sealTo != nil)
+	out := TokenCreated{Token: *t, Secret: secret}
+	if sealTo != nil {
+		sealed, err := keyfile.SealTo(sealTo, cleanroom.TokenSealInfo(s.serverID, req.Party, req.User), []byte(secret))
+		if err != nil {
+			return 0, nil, err
+		}
+		out.Secret, out.SealedSecret = "", sealed
+	}
+	return http.StatusCreated, out, nil
+}
+
+// tokenRequest verifies a party's signed request for a token of req's
+// user: signed with the party's registered key, for this server, party and
+// user, and issued within cleanroom.TokenRequestMaxAge of now.
+func (s *Server) tokenRequest(tx *sqlite.Tx, req *CreateTokenRequest) (*cleanroom.TokenRequest, error) {
+	party, err := tx.Party(req.Party)
+	if err != nil {
+		return nil, err
+	}
+	var r cleanroom.TokenRequest
+	if err := statement.Verify(party.SigningKey, *req.Request, &r); err != nil {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "token request does not verify with the key of party %q", party.Name)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if r.Server != s.serverID || r.Party != req.Party || r.User != req.User {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "token request is for %s/%s on server %s, not %s/%s on this server", r.Party, r.User, r.Server, req.Party, req.User)
+	}
+	if age := tx.Now().Sub(r.IssuedAt); age > cleanroom.TokenRequestMaxAge || age < -cleanroom.TokenRequestMaxAge {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "token request was issued at %s, more than %s from the server's clock", r.IssuedAt.Format(time.RFC3339), cleanroom.TokenRequestMaxAge).
+			WithHint("sign a new request (`cleanroom token create --keys`)")
+	}
+	return &r, nil
 }
 
 func (s *Server) listTokens(c *call) (int, any, error) {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/statement"
 )
 
 // The request and response bodies of the API. Field names are part of the
@@ -81,12 +82,20 @@ type CreateTokenRequest struct {
 	User        string `json:"user"`
 	TTL         string `json:"ttl"`
 	Description string `json:"description"`
+	// Request is the party's signed cleanroom.TokenRequest for this user.
+	// With it the token carries the user's grants and its secret comes
+	// back sealed to the request's key; without it a token the admin
+	// mints carries none (cleanroom.Token.AdminMinted).
+	Request *statement.Envelope `json:"request,omitempty"`
 }
 
 // TokenCreated carries the token's secret: it is shown this once.
 type TokenCreated struct {
 	cleanroom.Token
-	Secret string `json:"secret"`
+	// Secret is empty when the token was made at a signed request: then
+	// SealedSecret holds it, sealed to the request's key.
+	Secret       string `json:"secret"`
+	SealedSecret []byte `json:"sealed_secret,omitempty"`
 }
 
 // TokenList is the response of GET /tokens.

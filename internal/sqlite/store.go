@@ -82,15 +82,15 @@ func (tx *Tx) CreateToken(t *cleanroom.Token, hash []byte) error {
 	if t.Kind == cleanroom.Admin {
 		kind, party, user = "admin", nil, nil
 	}
-	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, kind, party, user, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, hash, kind, party, user, t.Description, formatTime(t.CreatedAt), formatTime(t.ExpiresAt))
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, kind, party, user, description, created_at, expires_at, admin_minted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, hash, kind, party, user, t.Description, formatTime(t.CreatedAt), formatTime(t.ExpiresAt), t.AdminMinted)
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
 	return nil
 }
 
-const tokenColumns = `id, kind, party, user, description, created_at, expires_at, revoked_at`
+const tokenColumns = `id, kind, party, user, description, created_at, expires_at, revoked_at, admin_minted`
 
 // TokenByHash returns the token whose secret hashes to hash, or nil.
 func (tx *Tx) TokenByHash(hash []byte) (*cleanroom.Token, error) {
@@ -129,7 +129,7 @@ func (tx *Tx) tokens(where string, args ...any) ([]cleanroom.Token, error) {
 		var t cleanroom.Token
 		var kind, created, expires string
 		var party, user, revoked sql.NullString
-		if err := rows.Scan(&t.ID, &kind, &party, &user, &t.Description, &created, &expires, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &kind, &party, &user, &t.Description, &created, &expires, &revoked, &t.AdminMinted); err != nil {
 			return nil, fmt.Errorf("list tokens: %w", err)
 		}
 		t.Kind = cleanroom.User
