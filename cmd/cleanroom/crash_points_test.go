@@ -219,8 +219,8 @@ func (r *crashRoom) start(t *testing.T, point string) {
 // resolved checks that match run, resumed or finished after a crash, is
 // done, or failed only because drawing its noisy counts overran their
 // padded deadline, which a machine too busy to schedule the server in
-// time causes (the run is then recorded failed and its budget given back,
-// which check verifies).
+// time causes (the run is then recorded failed and its budget charged, as
+// its noise was drawn; check verifies the ledger).
 func (r *crashRoom) resolved(t *testing.T, run *httpapi.MatchRunBody) {
 	t.Helper()
 	switch {

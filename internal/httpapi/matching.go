@@ -570,8 +570,15 @@ func (s *Server) resolveReady(ctx context.Context, room, runID string) {
 			Outcome: cleanroom.OutcomeOK, Detail: map[string]string{}, RequestID: "match-" + run.ID}
 		if err != nil {
 			s.log.Error("match run failed", "room", room, "run", runID, "err", err)
+			// A report whose noise was drawn but overran its padded
+			// deadline is not shown, and is charged all the same.
+			spent := errors.Is(err, dp.ErrOverrun)
 			for _, d := range ds {
-				if rerr := tx.ReleaseReservation(run.ID + ":" + d.Dataset); rerr != nil {
+				settle := tx.ReleaseReservation
+				if spent {
+					settle = tx.CommitReservation
+				}
+				if rerr := settle(run.ID + ":" + d.Dataset); rerr != nil {
 					return rerr
 				}
 			}

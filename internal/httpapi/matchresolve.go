@@ -19,8 +19,9 @@ import (
 var errVaultExist = vault.ErrExist
 
 // noisePadding is the fixed time a pair's noisy counts take to draw: far
-// above the samplers' microseconds, so it is never overrun in practice.
-const noisePadding = 50 * time.Millisecond
+// above the samplers' microseconds, so it is never overrun in practice. (A
+// variable so tests can make a report overrun it.)
+var noisePadding = 50 * time.Millisecond
 
 // runInput is what resolving a run reads from the database.
 type runInput struct {

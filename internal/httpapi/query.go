@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,11 +30,13 @@ const (
 	queryDeltaShare = 0.05
 	// defaultQueryMemoryLimit bounds the in-memory engine of one run.
 	defaultQueryMemoryLimit = 2 << 30
-	// releasePadding is the fixed time a release's noise takes to draw.
-	releasePadding = 200 * time.Millisecond
 	// modelPadding is the fixed part of a model job's training deadline.
 	modelPadding = 3 * time.Second
 )
+
+// releasePadding is the fixed time a release's noise takes to draw. (A
+// variable so tests can make a release overrun it.)
+var releasePadding = 200 * time.Millisecond
 
 // QueryOutcome is a query run's release and what it read.
 type QueryOutcome struct {
@@ -319,8 +322,10 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		out.Release, err = release.Apply(q.controls, q.metrics, groups)
 		return err
 	})
-	// Once noise has been drawn the budget is spent, whatever happens next.
-	if serr := settle(err == nil); serr != nil {
+	// Once noise has been drawn the budget is spent, whatever happens next:
+	// a release that overran its padded deadline, or whose caller left,
+	// drew its noise and is charged, so a failure cannot be retried for free.
+	if serr := settle(err == nil || errors.Is(err, dp.ErrOverrun) || ctx.Err() != nil); serr != nil {
 		return nil, serr
 	}
 	if err != nil {
