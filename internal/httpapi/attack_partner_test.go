@@ -195,6 +195,26 @@ func cell(rel *release.Release, key string) (float64, bool) {
 	return 0, false
 }
 
+// plansTemplate counts the bank's customers at or above a rank per
+// operator plan, at the given ρ.
+func plansTemplate(rho float64) string {
+	return fmt.Sprintf(`name: plans
+question: How many of the bank's customers at or above a rank are on each plan?
+join: [bank-book, op-subs]
+parameters:
+  floor: {type: int, min: -1000, max: 1000}
+where:
+  - bank-book.rank >= $floor
+group_by:
+  - op-subs.plan
+metrics:
+  - people: count_distinct_person
+controls:
+  rho: %g
+  receivers: [bank]
+`, rho)
+}
+
 // budgetRefusal fails the test unless a refused run was refused for its
 // budget.
 func budgetRefusal(t *testing.T, status int, body string) {
@@ -313,21 +333,7 @@ func TestAttackPartnerTracker(t *testing.T) {
 		bank = append(bank, attackRow{i, []string{"basic", strconv.Itoa(i + 1000), "0"}})
 	}
 	r := newPartnerRoom(t, bank, true)
-	r.approve("plans", `name: plans
-question: How many of the bank's customers at or above a rank are on each plan?
-join: [bank-book, op-subs]
-parameters:
-  floor: {type: int, min: -1000, max: 1000}
-where:
-  - bank-book.rank >= $floor
-group_by:
-  - op-subs.plan
-metrics:
-  - people: count_distinct_person
-controls:
-  rho: 0.05
-  receivers: [bank]
-`)
+	r.approve("plans", plansTemplate(0.05))
 	var sse, sigma float64
 	pairs := 0
 	for k := 0; ; k++ {
@@ -358,13 +364,21 @@ controls:
 	if pairs < 5 || pairs > 10 {
 		t.Fatalf("%d pairs of runs before the budget refused, want 5 to 10 (ρ = 1, 0.05 a run)", pairs)
 	}
-	// The mean squared error of a difference is 2σ². Below a twentieth of
-	// it over ≥ 5 pairs has probability below 1e-5 (χ² with 5 degrees of
-	// freedom below 0.25); without noise it is 0.
-	if mse, noise := sse/float64(pairs), 2*sigma*sigma; mse < noise/20 {
-		t.Errorf("the tracker's mean squared error %.2f is far below the noise's 2σ² = %.2f", mse, noise)
+	// Over ≥ 5 pairs: χ² with 5 degrees of freedom below 0.25.
+	differencingError(t, "tracker", sse, pairs, sigma)
+}
+
+// differencingError checks that the attacker's differences of two noisy
+// counts kept the noise: their mean squared error is 2σ², and below a
+// twentieth of it has probability below 1e-5 for 5 or more pairs (χ²);
+// without noise it is 0.
+func differencingError(t *testing.T, attack string, sse float64, pairs int, sigma float64) {
+	t.Helper()
+	mse, noise := sse/float64(pairs), 2*sigma*sigma
+	if mse < noise/20 {
+		t.Errorf("%s: the mean squared error %.2f is far below the noise's 2σ² = %.2f", attack, mse, noise)
 	}
-	t.Logf("tracker: %d pairs before the budget refused; MSE %.2f, 2σ² %.2f", pairs, sse/float64(pairs), 2*sigma*sigma)
+	t.Logf("%s: %d pairs before the budget refused; MSE %.2f, 2σ² %.2f", attack, pairs, mse, noise)
 }
 
 // TestAttackPartnerSmallCells: the bank labels 99 of its matched customers
@@ -576,21 +590,7 @@ func TestAttackPartnerVersionDifferencing(t *testing.T) {
 		return bank
 	}
 	r := newPartnerRoom(t, rows(true), true)
-	r.approve("plans", `name: plans
-question: How many of the bank's customers are on each plan?
-join: [bank-book, op-subs]
-parameters:
-  floor: {type: int, min: -1000, max: 1000}
-where:
-  - bank-book.rank >= $floor
-group_by:
-  - op-subs.plan
-metrics:
-  - people: count_distinct_person
-controls:
-  rho: 0.01
-  receivers: [bank]
-`)
+	r.approve("plans", plansTemplate(0.01))
 	f := r.f
 	version := 1
 	premium := func(k int) (float64, float64, bool) {
@@ -641,10 +641,5 @@ controls:
 	if pairs < 6 || pairs > 8 {
 		t.Fatalf("%d pairs of versions before the budget refused, want 6 to 8", pairs)
 	}
-	// Below a twentieth of 2σ² over ≥ 6 pairs: probability below 1e-5 (χ²
-	// with 6 degrees of freedom below 0.3), and 0 without noise.
-	if mse, noise := sse/float64(pairs), 2*sigma*sigma; mse < noise/20 {
-		t.Errorf("differencing versions: mean squared error %.2f, far below the noise's 2σ² = %.2f", mse, noise)
-	}
-	t.Logf("versions: %d pairs over %d versions before the budget refused; MSE %.2f, 2σ² %.2f", pairs, version, sse/float64(pairs), 2*sigma*sigma)
+	differencingError(t, fmt.Sprintf("differencing %d versions", version), sse, pairs, sigma)
 }
