@@ -195,24 +195,25 @@ func cell(rel *release.Release, key string) (float64, bool) {
 	return 0, false
 }
 
-// plansTemplate counts the bank's customers at or above a rank per
-// operator plan, at the given ρ.
-func plansTemplate(rho float64) string {
-	return fmt.Sprintf(`name: plans
-question: How many of the bank's customers at or above a rank are on each plan?
+// rankTemplate is a template named name that counts the bank's customers
+// at or above a rank (the parameter floor), grouped by group, at the
+// given ρ.
+func rankTemplate(name, group string, rho float64) string {
+	return fmt.Sprintf(`name: %s
+question: How many of the bank's customers at or above a rank are subscribers, per group?
 join: [bank-book, op-subs]
 parameters:
   floor: {type: int, min: -1000, max: 1000}
 where:
   - bank-book.rank >= $floor
 group_by:
-  - op-subs.plan
+  - %s
 metrics:
   - people: count_distinct_person
 controls:
   rho: %g
   receivers: [bank]
-`, rho)
+`, name, group, rho)
 }
 
 // budgetRefusal fails the test unless a refused run was refused for its
@@ -238,21 +239,7 @@ func TestAttackPartnerAveraging(t *testing.T) {
 	}
 	r := newPartnerRoom(t, bank, false)
 	const rho = 0.05
-	r.approve("sizes", fmt.Sprintf(`name: sizes
-question: How many of the bank's customers at or above a rank are subscribers?
-join: [bank-book, op-subs]
-parameters:
-  floor: {type: int, min: -1000, max: 1000}
-where:
-  - bank-book.rank >= $floor
-group_by:
-  - bank-book.tier
-metrics:
-  - people: count_distinct_person
-controls:
-  rho: %g
-  receivers: [bank]
-`, rho))
+	r.approve("sizes", rankTemplate("sizes", "bank-book.tier", rho))
 	f := r.f
 
 	// A byte-identical repeat is the stored release: the same numbers,
@@ -333,7 +320,7 @@ func TestAttackPartnerTracker(t *testing.T) {
 		bank = append(bank, attackRow{i, []string{"basic", strconv.Itoa(i + 1000), "0"}})
 	}
 	r := newPartnerRoom(t, bank, true)
-	r.approve("plans", plansTemplate(0.05))
+	r.approve("plans", rankTemplate("plans", "op-subs.plan", 0.05))
 	var sse, sigma float64
 	pairs := 0
 	for k := 0; ; k++ {
@@ -399,21 +386,7 @@ func TestAttackPartnerSmallCells(t *testing.T) {
 			bank = append(bank, attackRow{i, []string{tier, strconv.Itoa(i), "0"}})
 		}
 		r := newPartnerRoom(t, bank, subscribes)
-		r.approve("tiers-probe", `name: tiers-probe
-question: How many of the bank's customers at or above a rank are subscribers, per tier?
-join: [bank-book, op-subs]
-parameters:
-  floor: {type: int, min: -1000, max: 1000}
-where:
-  - bank-book.rank >= $floor
-group_by:
-  - bank-book.tier
-metrics:
-  - people: count_distinct_person
-controls:
-  rho: 0.02
-  receivers: [bank]
-`)
+		r.approve("tiers-probe", rankTemplate("tiers-probe", "bank-book.tier", 0.02))
 		e, err := r.f.srv.ExplainQuery(t.Context(), "r1", "tiers-probe", 0, map[string]string{"floor": "0"})
 		if err != nil {
 			t.Fatal(err)
@@ -590,7 +563,7 @@ func TestAttackPartnerVersionDifferencing(t *testing.T) {
 		return bank
 	}
 	r := newPartnerRoom(t, rows(true), true)
-	r.approve("plans", plansTemplate(0.01))
+	r.approve("plans", rankTemplate("plans", "op-subs.plan", 0.01))
 	f := r.f
 	version := 1
 	premium := func(k int) (float64, float64, bool) {
