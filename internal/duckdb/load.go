@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"strconv"
 	"strings"
-	"time"
 
 	ddb "github.com/duckdb/duckdb-go/v2"
 
@@ -94,7 +92,7 @@ func (db *DB) load(ctx context.Context, table string, columns []engine.Column, r
 			}
 			vals[0] = int64(r.Person)
 			for i, c := range columns {
-				v, err := parse(c, r.Values[i])
+				v, err := engine.ParseValue(c, r.Values[i])
 				if err != nil {
 					a.Close()
 					return fmt.Errorf("row %d: column %s: %w", line, c.Name, err)
@@ -184,69 +182,4 @@ func sqlType(t cleanroom.ColumnType) (string, error) {
 		return "BOOLEAN", nil
 	}
 	return "", fmt.Errorf("unknown column type %q", t)
-}
-
-// parse converts a payload value to its stored representation.
-func parse(c engine.Column, s string) (driver.Value, error) {
-	if s == "" {
-		return nil, nil
-	}
-	switch c.Type {
-	case cleanroom.TypeString:
-		return s, nil
-	case cleanroom.TypeInt:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, errors.New("not an integer")
-		}
-		return n, nil
-	case cleanroom.TypeDecimal:
-		return parseScaled(s, c.Scale)
-	case cleanroom.TypeDate:
-		d, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return nil, errors.New("not a date")
-		}
-		return d, nil
-	case cleanroom.TypeBool:
-		switch s {
-		case "true", "1":
-			return true, nil
-		case "false", "0":
-			return false, nil
-		}
-		return nil, errors.New("not a boolean")
-	}
-	return nil, fmt.Errorf("unknown column type %q", c.Type)
-}
-
-// parseScaled parses a decimal with at most scale places as an integer in
-// units of 10^-scale, exactly.
-func parseScaled(s string, scale int) (int64, error) {
-	errDecimal := fmt.Errorf("not a decimal with at most %d places", scale)
-	neg := false
-	switch {
-	case strings.HasPrefix(s, "-"):
-		neg, s = true, s[1:]
-	case strings.HasPrefix(s, "+"):
-		s = s[1:]
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > scale || strings.Contains(s, ".") && frac == "" {
-		return 0, errDecimal
-	}
-	digits := whole + frac + strings.Repeat("0", scale-len(frac))
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, errDecimal
-		}
-	}
-	u, err := strconv.ParseUint(digits, 10, 63)
-	if err != nil {
-		return 0, errors.New("decimal out of range")
-	}
-	if neg {
-		return -int64(u), nil
-	}
-	return int64(u), nil
 }

@@ -126,9 +126,14 @@ func Query(plan *engine.Plan, seed uint64) (string, []any, error) {
 		}
 	}
 	if groups > plan.MaxGroupsPerPerson {
-		hashArgs := append([]string{quote(personColumn)}, keys...)
-		hashArgs = append(hashArgs, "CAST("+q.arg(int64(seed))+" AS BIGINT)")
-		order := append([]string{"hash(" + strings.Join(hashArgs, ", ") + ")"}, keys...)
+		// engine.Rank, in 128-bit integers so that no product overflows.
+		a, b := engine.RankParams(seed)
+		rank := "CAST(" + q.arg(b) + " AS HUGEINT)"
+		for _, x := range append([]string{quote(personColumn)}, keys...) {
+			rank = "(" + rank + " * " + q.arg(a) + " + " + x + ") % " + strconv.FormatInt(engine.RankModulus, 10)
+		}
+		rank = "(" + rank + " * " + q.arg(a) + ") % " + strconv.FormatInt(engine.RankModulus, 10)
+		order := append([]string{rank}, keys...)
 		fmt.Fprintf(&q.sql, "\n  QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) <= %s",
 			quote(personColumn), strings.Join(order, ", "), q.arg(plan.MaxGroupsPerPerson))
 	}

@@ -373,10 +373,51 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		scale int
 		want  int64
 	}{{"12.5", 2, 1250}, {"-0.01", 2, -1}, {"+7", 0, 7}, {"0.000001", 6, 1}} {
-		if got, err := parseScaled(tt.s, tt.scale); err != nil || got != tt.want {
-			t.Errorf("parseScaled(%q, %d) = %d, %v; want %d", tt.s, tt.scale, got, err, tt.want)
+		got, err := engine.ParseValue(engine.Column{Type: cleanroom.TypeDecimal, Scale: tt.scale}, tt.s)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseValue(%q, scale %d) = %v, %v; want %d", tt.s, tt.scale, got, err, tt.want)
 		}
 	}
 }
 
 func agg(sum, count int64) engine.Aggregate { return engine.Aggregate{Sum: sum, Count: count} }
+
+// TestRankMatchesEngine checks that the SQL rendering of the L0 order
+// computes engine.Rank exactly, for seeds and people across their ranges:
+// the Beam engine computes it in Go, and both must keep the same groups.
+func TestRankMatchesEngine(t *testing.T) {
+	db := openTest(t)
+	for i, c := range []struct {
+		seed   uint64
+		person int64
+		key    []int
+	}{
+		{0, 0, []int{0}}, {1, 1, []int{1}}, {42, 3, []int{2, 7}}, {^uint64(0), 1<<31 - 1, []int{1<<31 - 1, 0, 5}},
+		{0x8000000000000000, 123456789, []int{3}}, {0x1234567890abcdef, 99, []int{0, 0}},
+	} {
+		a, b := engine.RankParams(c.seed)
+		expr := "CAST(? AS HUGEINT)"
+		args := []any{b}
+		for _, x := range append([]int64{c.person}, toInt64s(c.key)...) {
+			expr = "(" + expr + " * ? + ?) % 2305843009213693951"
+			args = append(args, a, x)
+		}
+		expr = "CAST((" + expr + " * ?) % 2305843009213693951 AS BIGINT)"
+		args = append(args, a)
+		var got int64
+		if err := db.db.QueryRowContext(context.Background(), "SELECT "+expr, args...).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := engine.Rank(a, b, c.person, c.key); got != want {
+			t.Errorf("case %d: DuckDB computes %d, engine.Rank %d", i, got, want)
+		}
+	}
+}
+
+func toInt64s(xs []int) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
+}

@@ -212,6 +212,26 @@ func (rd *Reader) Next() (Row, error) {
 	return r, nil
 }
 
+// Skip passes over the next row without decoding it, for a reader that
+// takes only some of the rows; it returns io.EOF after the last one. The
+// rows skipped are checked only for their count.
+func (rd *Reader) Skip() error {
+	if !rd.s.Scan() {
+		if err := rd.s.Err(); err != nil {
+			return fmt.Errorf("%w: row %d: %v", ErrPayload, rd.row+1, err)
+		}
+		if rd.row != rd.Header.Rows {
+			return fmt.Errorf("%w: %d rows, header says %d", ErrPayload, rd.row, rd.Header.Rows)
+		}
+		return io.EOF
+	}
+	rd.row++
+	if rd.row > rd.Header.Rows {
+		return fmt.Errorf("%w: more rows than the header's %d", ErrPayload, rd.Header.Rows)
+	}
+	return nil
+}
+
 func strictJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -1,0 +1,141 @@
+//go:build beam
+
+package scaleout
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+)
+
+// jobServerEnv makes the test binary a Prism job server on the port it
+// names: the separate process TestBeamJobServer submits to.
+const jobServerEnv = "CLEANROOM_TEST_PRISM_JOB_SERVER"
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv(jobServerEnv); port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		if _, err := prism.CreateJobServer(ctx, prism.Options{Port: p, IdleShutdownTimeout: 5 * time.Minute, CancelFn: cancel}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		<-ctx.Done()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBeamMatchesDuckDB runs every shipped plan template on Beam (Prism,
+// in process) and on DuckDB over the same random data and wants the same
+// exact, bounded aggregates.
+func TestBeamMatchesDuckDB(t *testing.T) {
+	vs := synthRoom(t, 3000, 800, 11)
+	for name, plan := range shippedPlans(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("TMPDIR", t.TempDir())
+			const seed = 99
+			want := runDuckDB(t, plan, vs, seed)
+			if len(want.Groups) == 0 {
+				t.Fatal("DuckDB found no group: the data exercises nothing")
+			}
+			got, err := Run(context.Background(), plan, inputs(vs), seed, Options{Shards: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameResult(t, name, got, want)
+		})
+	}
+}
+
+// TestBeamJobServer submits a run through Beam's portable job API to a
+// Prism job server in a separate process on loopback: the path a Flink or
+// Spark job server takes.
+func TestBeamJobServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), jobServerEnv+"="+strconv.Itoa(port), "TMPDIR="+t.TempDir())
+	var log syncBuffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	endpoint := "localhost:" + strconv.Itoa(port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", endpoint)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job server did not listen on %s: %v", endpoint, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	vs := synthRoom(t, 2000, 600, 12)
+	plans := shippedPlans(t)
+	plan := plans["tier-by-default-flag"]
+	want := runDuckDB(t, plan, vs, 5)
+	got, err := Run(context.Background(), plan, inputs(vs), 5, Options{Runner: RunnerUniversal, Endpoint: endpoint, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult(t, "tier-by-default-flag on the job server", got, want)
+	if !strings.Contains(log.String(), "pipeline done") {
+		t.Fatalf("the separate job server ran no pipeline; its log:\n%s", log.String())
+	}
+
+	// The job server is the only one it reached: once it is gone, a run
+	// fails instead of falling back to another runner.
+	cmd.Process.Kill()
+	cmd.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := Run(ctx, plan, inputs(vs), 5, Options{Runner: RunnerUniversal, Endpoint: endpoint}); err == nil {
+		t.Error("a run succeeded with its job server stopped")
+	}
+}
+
+// syncBuffer is a buffer a child process's output is copied into while
+// the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

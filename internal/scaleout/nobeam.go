@@ -1,0 +1,20 @@
+//go:build !beam
+
+package scaleout
+
+import (
+	"context"
+
+	"github.com/cleanroom-dev/cleanroom/internal/engine"
+)
+
+// Built reports whether this binary can run Beam pipelines.
+const Built = false
+
+// Run fails with ErrNotBuilt: this binary was built without Beam.
+func Run(ctx context.Context, plan *engine.Plan, inputs []Input, seed uint64, opts Options) (*engine.Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	return nil, ErrNotBuilt
+}

@@ -1,0 +1,192 @@
+//go:build beam
+
+package scaleout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+
+	"github.com/cleanroom-dev/cleanroom/internal/engine"
+)
+
+// Built reports whether this binary can run Beam pipelines.
+const Built = true
+
+func init() {
+	register.DoFn3x1[context.Context, int, func([]byte, []byte), error](&readFn{})
+	register.DoFn4x1[context.Context, []byte, func(*[]byte) bool, func([]byte, []byte), error](&boundFn{})
+	register.DoFn3x1[context.Context, []byte, func(*[]byte) bool, error](&collectFn{})
+	register.Emitter2[[]byte, []byte]()
+	register.Iter1[[]byte]()
+}
+
+// readFn reads shards of the dataset versions. Its only field, the job's
+// ID, is all that travels in the pipeline: the worker finds the plan, the
+// inputs and the keys in its own process.
+type readFn struct {
+	Job string
+	j   *job
+	s   *sealer
+}
+
+func (f *readFn) Setup() error {
+	var err error
+	if f.j, err = lookup(f.Job); err != nil {
+		return err
+	}
+	f.s, err = f.j.keys.newSealer()
+	return err
+}
+
+func (f *readFn) ProcessElement(ctx context.Context, shard int, emit func([]byte, []byte)) error {
+	return f.j.readShard(ctx, shard, f.s, emit)
+}
+
+// boundFn bounds each person's contributions and sends one sealed partial
+// per group and bundle to the second shuffle.
+type boundFn struct {
+	Job string
+	j   *job
+	s   *sealer
+	acc map[string]*partial
+}
+
+func (f *boundFn) Setup() error {
+	var err error
+	if f.j, err = lookup(f.Job); err != nil {
+		return err
+	}
+	f.s, err = f.j.keys.newSealer()
+	return err
+}
+
+func (f *boundFn) StartBundle(context.Context, func([]byte, []byte)) error {
+	f.acc = map[string]*partial{}
+	return nil
+}
+
+func (f *boundFn) ProcessElement(ctx context.Context, key []byte, values func(*[]byte) bool, _ func([]byte, []byte)) error {
+	return f.j.bound(key, values, f.acc)
+}
+
+func (f *boundFn) FinishBundle(_ context.Context, emit func([]byte, []byte)) error {
+	f.j.flush(f.acc, f.s, emit)
+	return nil
+}
+
+// collectFn sums each group's partials into the job's result.
+type collectFn struct {
+	Job string
+	j   *job
+}
+
+func (f *collectFn) Setup() error {
+	var err error
+	f.j, err = lookup(f.Job)
+	return err
+}
+
+func (f *collectFn) ProcessElement(_ context.Context, key []byte, values func(*[]byte) bool) error {
+	return f.j.collect(key, values)
+}
+
+// Run runs plan as a Beam pipeline over the dataset versions inputs and
+// returns the same TRUE, contribution-bounded aggregates as the DuckDB
+// executor for the same seed (see internal/engine). The result must reach
+// no one except through the privacy core.
+//
+// The pipeline reads each version in opts.Shards parts, decrypting it in
+// the workers; evaluates filters, group keys and row clamps; shuffles each
+// kept row, sealed under a key made for this run, by an HMAC of its
+// person; bounds each person's contributions (the per-person clamp and
+// L0); and shuffles sealed per-group partial sums by an HMAC of the group.
+// No value crosses a shuffle in the clear, and the pipeline the job server
+// receives holds no key, plan value or row.
+func Run(ctx context.Context, plan *engine.Plan, inputs []Input, seed uint64, opts Options) (*engine.Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	j, err := newJob(plan, inputs, opts.Shards, seed)
+	if err != nil {
+		return nil, err
+	}
+	defer j.done()
+	p, s := beam.NewPipelineWithRoot()
+	shards := beam.CreateList(s, j.shardIDs())
+	rows := beam.ParDo(s, &readFn{Job: j.id}, shards)
+	people := beam.GroupByKey(s, rows)
+	partials := beam.ParDo(s, &boundFn{Job: j.id}, people)
+	groups := beam.GroupByKey(s, partials)
+	beam.ParDo0(s, &collectFn{Job: j.id}, groups)
+	if err := execute(ctx, p, opts); err != nil {
+		if _, jerr := j.result(); jerr != nil {
+			return nil, fmt.Errorf("run plan %q on beam: %w", plan.Template, jerr)
+		}
+		return nil, fmt.Errorf("run plan %q on beam (%s): %w", plan.Template, opts.Runner, err)
+	}
+	res, err := j.result()
+	if err != nil {
+		return nil, fmt.Errorf("run plan %q on beam: %w", plan.Template, err)
+	}
+	return res, nil
+}
+
+var (
+	initOnce sync.Once
+	// execMu serialises submissions: the SDK keeps the job server's
+	// endpoint and the environment in process-wide options.
+	execMu sync.Mutex
+	// prismEndpoint is the in-process Prism job server, once started.
+	prismEndpoint string
+)
+
+// execute submits a pipeline and waits for it. Workers run in this
+// process (Beam's LOOPBACK environment), so they reach the job's state
+// and keys; the runner only moves sealed elements between stages.
+func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
+	initOnce.Do(func() {
+		// beam.Init replaces the default logger; keep the program's.
+		l := slog.Default()
+		beam.Init()
+		slog.SetDefault(l)
+		beamlog.SetLogger(sdkLogger{})
+	})
+	execMu.Lock()
+	defer execMu.Unlock()
+	*jobopts.EnvironmentType = "LOOPBACK"
+	var err error
+	switch opts.Runner {
+	case RunnerUniversal:
+		*jobopts.Endpoint = opts.Endpoint
+		_, err = universal.Execute(ctx, p)
+	default:
+		*jobopts.Endpoint = prismEndpoint
+		_, err = prism.Execute(ctx, p)
+		if prismEndpoint == "" {
+			prismEndpoint = *jobopts.Endpoint
+		}
+	}
+	return err
+}
+
+// sdkLogger passes the SDK's warnings and errors to the program's logger
+// and drops its per-job chatter.
+type sdkLogger struct{}
+
+func (sdkLogger) Log(ctx context.Context, sev beamlog.Severity, _ int, msg string) {
+	switch {
+	case sev >= beamlog.SevError:
+		slog.ErrorContext(ctx, msg, "component", "beam")
+	case sev == beamlog.SevWarn:
+		slog.WarnContext(ctx, msg, "component", "beam")
+	}
+}
