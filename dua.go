@@ -2,6 +2,7 @@ package cleanroom
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,12 @@ type DUA struct {
 	// Disclosures are the declared disclosures the agreement allows, if
 	// any (DESIGN.md, "Trust model").
 	Disclosures []DUADisclosure `json:"disclosures" yaml:"disclosures"`
+	// ScaleOut names the job servers (host:port of a Flink, Spark or Prism
+	// job server) on which the room may run approved plans with the Beam
+	// engine. The runner behind each, its workers and its shuffle storage
+	// are part of the room's isolated zone. Empty: only the room server
+	// itself (DuckDB, or Prism inside it) runs plans.
+	ScaleOut []string `json:"scale_out,omitempty" yaml:"scale_out"`
 	// Budget is every provider dataset's privacy budget in the room.
 	Budget DUABudget `json:"budget" yaml:"budget"`
 	// RetentionDays is how long a dataset version is kept after its
@@ -161,6 +168,16 @@ func (d *DUA) Validate() error {
 		}
 		if err := duaText(f+".description", x.Description); err != nil {
 			return err
+		}
+	}
+	if len(d.ScaleOut) > maxDUAItems {
+		return Errorf(EInvalid, "agreement field \"scale_out\" lists more than %d job servers", maxDUAItems)
+	}
+	for i, e := range d.ScaleOut {
+		host, port, err := net.SplitHostPort(e)
+		if err != nil || host == "" || port == "" || strings.ContainsAny(e, " /") || slices.Contains(d.ScaleOut[:i], e) {
+			return Errorf(EInvalid, "agreement field \"scale_out[%d]\" is %q", i, e).
+				WithHint("name each job server once, as host:port, for example flink-jobserver.zone.internal:8099")
 		}
 	}
 	b := d.Budget

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.uploadDir = filepath.Join(t.TempDir(), "uploads")
 	f.srv, err = New(Config{DB: db, SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(), Version: "test",
-		Opener: keys, Vault: vs, UploadDir: f.uploadDir, Signer: keys.Signing})
+		Opener: keys, Vault: vs, UploadDir: f.uploadDir, Signer: keys.Signing, Engine: testEngine()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,4 +262,18 @@ func (f *fixture) auditSince(n int) []cleanroom.AuditEntry {
 		f.t.Fatalf("read audit log: %v (%d entries)", err, len(es))
 	}
 	return es[n:]
+}
+
+// testEngine is the engine the fixture's server runs plans on: DuckDB, or
+// with CLEANROOM_TEST_ENGINE=beam (in a binary built with -tags beam) the
+// Beam engine on Prism, so that every test of runs, output controls,
+// budgets and audit can be run against either (make test does both).
+func testEngine() string { return os.Getenv("CLEANROOM_TEST_ENGINE") }
+
+// testEngineLabel is what a run records as its engine.
+func testEngineLabel() string {
+	if testEngine() == EngineBeam {
+		return "beam/prism"
+	}
+	return EngineDuckDB
 }

@@ -62,7 +62,7 @@ func (f *fixture) exactPeople() map[string]int64 {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	res, err := f.srv.execute(ctx, "r1", q.plan, reads, q.datasets)
+	res, err := f.srv.execute(ctx, "r1", q.plan, reads, q.datasets, EngineDuckDB)
 	if err != nil {
 		f.t.Fatal(err)
 	}

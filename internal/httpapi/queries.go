@@ -22,6 +22,11 @@ type RunQueryRequest struct {
 	Template string            `json:"template"`
 	Version  int               `json:"version"`
 	Params   map[string]string `json:"params"`
+	// Engine runs a plan template: "duckdb" or "beam"; empty for the
+	// server's default. It changes where the exact aggregates are
+	// computed, never what is released: a request that differs only in
+	// its engine is a repeat.
+	Engine string `json:"engine,omitempty"`
 }
 
 // QueryBody is a query run as a member sees it.
@@ -192,11 +197,14 @@ func (s *Server) prepareQuery(c *call) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.RunQuery(ctx, room, w.req.Template, version, w.req.Params)
+	out, err := s.RunQuery(ctx, room, w.req.Template, version, w.req.Params, w.req.Engine)
 	if err != nil {
 		return err
 	}
 	w.outcome = out
+	if out.Engine != "" {
+		c.detail["engine"] = out.Engine
+	}
 	if out.OptOuts != "" {
 		c.detail["opt_outs"] = out.OptOuts
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
@@ -16,6 +17,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
 	"github.com/cleanroom-dev/cleanroom/internal/match"
 	"github.com/cleanroom-dev/cleanroom/internal/release"
+	"github.com/cleanroom-dev/cleanroom/internal/scaleout"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/template"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
@@ -49,6 +51,9 @@ type QueryOutcome struct {
 	Release  *release.Release  `json:"release"`
 	// OptOuts names the opt-out lists applied, per party ("" for none).
 	OptOuts string `json:"opt_outs,omitempty"`
+	// Engine names the engine that computed the aggregates ("duckdb",
+	// "beam/prism", …), empty for templates that run on none.
+	Engine string `json:"engine,omitempty"`
 	// Segment is a look-alike segment for SegmentTo's copy only.
 	Segment   *release.Segment `json:"-"`
 	SegmentTo string           `json:"-"`
@@ -159,12 +164,38 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 // aggregates in an in-memory DuckDB, and releases them through the output
 // controls. The budget is committed once the release exists and released
 // if the run fails before.
-func (s *Server) RunQuery(ctx context.Context, room, name string, version int, params map[string]string) (*QueryOutcome, error) {
+//
+// engine picks the engine of a plan template's run: EngineDuckDB,
+// EngineBeam, or "" for the server's default. Whichever runs it, the
+// aggregates are the same and go through the same output controls,
+// budget and audit.
+func (s *Server) RunQuery(ctx context.Context, room, name string, version int, params map[string]string, engineName string) (*QueryOutcome, error) {
 	q, err := s.planQuery(ctx, room, name, version, params)
 	if err != nil {
 		return nil, err
 	}
 	t := &q.template
+	if engineName != "" && engineName != EngineDuckDB && engineName != EngineBeam {
+		return nil, cleanroom.Errorf(cleanroom.EInvalid, "engine %q, want %s or %s", engineName, EngineDuckDB, EngineBeam)
+	}
+	explicit := engineName != ""
+	if engineName == "" {
+		engineName = s.engine
+	}
+	if engineName == "" {
+		engineName = EngineDuckDB
+	}
+	if t.Lookalike != nil || t.Model != nil || t.Attribution != nil {
+		if explicit && engineName != EngineDuckDB {
+			return nil, cleanroom.Errorf(cleanroom.EInvalid, "template %s trains a model or attributes conversions in the room's own code: it runs on no query engine, so engine %q does not apply", name, engineName)
+		}
+		engineName = ""
+	}
+	if engineName == EngineBeam {
+		if err := s.requireScaleOut(ctx, room); err != nil {
+			return nil, err
+		}
+	}
 	if t.Lookalike != nil && t.Lookalike.Segment != nil {
 		// The segment is a declared disclosure: refused unless the
 		// agreement in force names it.
@@ -199,7 +230,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		}
 	}
 	id, _ := cleanroom.NewTokenSecret()
-	out := &QueryOutcome{ID: id, Template: name, Version: q.version, Params: params, Datasets: q.datasets}
+	out := &QueryOutcome{ID: id, Template: name, Version: q.version, Params: params, Datasets: q.datasets, Engine: s.engineLabel(engineName)}
 	// Reserve the budget before anything runs; a run that would overspend
 	// is refused here.
 	var dr []sqlite.DatasetRead
@@ -308,7 +339,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 		groups, err = s.attribute(ctx, room, t, reads)
 	default:
 		var res *engine.Result
-		if res, err = s.execute(ctx, room, q.plan, reads, q.datasets); err == nil {
+		if res, err = s.execute(ctx, room, q.plan, reads, q.datasets, engineName); err == nil {
 			groups = allGroups(q.plan, res)
 		}
 	}
@@ -443,9 +474,21 @@ func agreedCap(d *cleanroom.DUA, size int64) dp.Loss {
 	return dp.Loss{Rho: d.Budget.Rho, Epsilon: d.Budget.Epsilon, Delta: min(limit/2, dp.MaxDelta)}
 }
 
-// execute loads the datasets a plan reads into a fresh in-memory DuckDB
-// and runs the plan.
-func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, reads map[string]match.AssignedDataset, ds []RunDataset) (*engine.Result, error) {
+// execute runs a plan on engine: DuckDB loads the datasets it reads into
+// a fresh in-memory database; Beam reads them in its workers.
+func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, reads map[string]match.AssignedDataset, ds []RunDataset, engineName string) (*engine.Result, error) {
+	var seed [8]byte
+	rand.Read(seed[:])
+	if engineName == EngineBeam {
+		var inputs []scaleout.Input
+		for _, d := range ds {
+			ad := reads[d.Dataset]
+			id, v := vaultID(room, d.Dataset), ad.Version
+			inputs = append(inputs, scaleout.Input{Dataset: d.Dataset, Persons: ad.Rows,
+				Open: func(ctx context.Context) (io.ReadCloser, error) { return s.vault.OpenVersion(ctx, id, v) }})
+		}
+		return scaleout.Run(ctx, plan, inputs, binary.LittleEndian.Uint64(seed[:]), s.scaleOut)
+	}
 	db, err := duckdb.Open(ctx, duckdb.Limits{MemoryLimit: s.queryMem})
 	if err != nil {
 		return nil, err
@@ -468,8 +511,6 @@ func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, re
 			return nil, err
 		}
 	}
-	var seed [8]byte
-	rand.Read(seed[:])
 	return db.Run(ctx, plan, binary.LittleEndian.Uint64(seed[:]))
 }
 

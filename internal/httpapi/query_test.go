@@ -169,9 +169,12 @@ func TestRunQuery(t *testing.T) {
 	if !strings.Contains(e.Plan, "min group size: 100") || len(e.Preview.Keep) == 0 || e.Preview.Keep[0].P != 0 || e.Preview.Metrics[0].Noise.StdDev <= 0 {
 		t.Fatalf("explain = %+v", e)
 	}
-	out, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
+	out, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := testEngineLabel(); out.Engine != want {
+		t.Errorf("the run was computed on %q, want %q", out.Engine, want)
 	}
 	r := out.Release
 	if len(r.Cells) != 1 || r.Cells[0].Key[0] != "premium" || r.Suppressed != 1 {
@@ -190,7 +193,7 @@ func TestRunQuery(t *testing.T) {
 	f.db.Update(t.Context(), func(tx *sqlite.Tx) error {
 		return tx.SetTemplateState("r1", "tiers", 1, string(cleanroom.TemplateRetired))
 	})
-	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil); err == nil || !strings.Contains(err.Error(), "only approved templates run") {
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil, ""); err == nil || !strings.Contains(err.Error(), "only approved templates run") {
 		t.Fatalf("running a retired template = %v", err)
 	}
 }
@@ -308,7 +311,7 @@ func TestConcurrentRunsNeverOverspend(t *testing.T) {
 	results := make(chan result, 20)
 	for range 20 {
 		go func() {
-			_, err := f.srv.RunQuery(context.Background(), "r1", "tiers", 0, nil)
+			_, err := f.srv.RunQuery(context.Background(), "r1", "tiers", 0, nil, "")
 			results <- result{err}
 		}()
 	}
@@ -331,7 +334,9 @@ func TestConcurrentRunsNeverOverspend(t *testing.T) {
 }
 
 // TestRunOverMemoryLimit: a run that does not fit in its memory limit
-// fails with a clear error and charges nothing.
+// fails with a clear error and charges nothing. The limit is the DuckDB
+// engine's (a Beam run's memory is its workers'); TestEngineFailure
+// checks that a failed Beam run charges nothing.
 func TestRunOverMemoryLimit(t *testing.T) {
 	f := newFixture(t)
 	f.srv.queryMem = 16 << 20
@@ -342,7 +347,7 @@ func TestRunOverMemoryLimit(t *testing.T) {
 	f.hmacRoomData(ids)
 	f.approvedTemplate("  receivers: [bank]\n")
 	before := f.rhoUsed("bank-customers")
-	_, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil)
+	_, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil, EngineDuckDB)
 	if err == nil || !strings.Contains(err.Error(), "memory limit") {
 		t.Fatalf("run over the memory limit = %v", err)
 	}
@@ -384,14 +389,14 @@ func TestTwoReceiversShareOneBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil); err != nil {
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers", 0, nil, ""); err != nil {
 		t.Fatalf("run for the bank: %v", err)
 	}
-	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers-for-operator", 0, nil); err != nil {
+	if _, err := f.srv.RunQuery(t.Context(), "r1", "tiers-for-operator", 0, nil, ""); err != nil {
 		t.Fatalf("run for the operator: %v", err)
 	}
 	for _, name := range []string{"tiers", "tiers-for-operator"} {
-		if _, err := f.srv.RunQuery(t.Context(), "r1", name, 0, nil); err == nil || !strings.Contains(err.Error(), "budget") {
+		if _, err := f.srv.RunQuery(t.Context(), "r1", name, 0, nil, ""); err == nil || !strings.Contains(err.Error(), "budget") {
 			t.Errorf("third run (%s) = %v, want refused for budget", name, err)
 		}
 	}
@@ -468,7 +473,7 @@ func TestAttackPartnerDifferencing(t *testing.T) {
 		}
 	}
 	premium := func(name string) (float64, float64, error) {
-		out, err := f.srv.RunQuery(t.Context(), "r1", name, 0, nil)
+		out, err := f.srv.RunQuery(t.Context(), "r1", name, 0, nil, "")
 		if err != nil {
 			return 0, 0, err
 		}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/crashpoint"
+	"github.com/cleanroom-dev/cleanroom/internal/scaleout"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/vault"
 )
@@ -56,6 +57,13 @@ type Config struct {
 	// QueryMemoryLimit bounds the in-memory engine of one query run, in
 	// bytes. Optional; default 2 GiB.
 	QueryMemoryLimit int64
+	// Engine is the engine that runs approved plans when a run names
+	// none: EngineDuckDB (the default) or EngineBeam.
+	Engine string
+	// ScaleOut says where the Beam engine runs: Prism in this process, or
+	// a job server (Flink, Spark, Prism) that the room's data-use
+	// agreement names.
+	ScaleOut scaleout.Options
 	// Signer is the server's Ed25519 key, which signs audit checkpoints;
 	// required for them.
 	Signer ed25519.PrivateKey
@@ -84,6 +92,8 @@ type Server struct {
 	vault     *vault.Store
 	uploadDir string
 	queryMem  int64
+	engine    string
+	scaleOut  scaleout.Options
 	// wake asks the retention loop to sweep now; sweepMu serialises sweeps.
 	wake    chan struct{}
 	sweepMu sync.Mutex
@@ -112,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := checkEngine(cfg.Engine, cfg.ScaleOut); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -134,6 +147,8 @@ func New(cfg Config) (*Server, error) {
 		vault:     cfg.Vault,
 		uploadDir: cfg.UploadDir,
 		queryMem:  cfg.QueryMemoryLimit,
+		engine:    cfg.Engine,
+		scaleOut:  cfg.ScaleOut,
 		signer:    cfg.Signer,
 	}
 	if s.queryMem == 0 {

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -166,6 +168,16 @@ func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
 	var err error
 	switch opts.Runner {
 	case RunnerUniversal:
+		// The SDK waits minutes for a job server that does not answer;
+		// find out at once.
+		var d net.Dialer
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := d.DialContext(dctx, "tcp", opts.Endpoint)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("job server %s does not answer: %w", opts.Endpoint, err)
+		}
+		c.Close()
 		*jobopts.Endpoint = opts.Endpoint
 		_, err = universal.Execute(ctx, p)
 	default:
