@@ -1,10 +1,17 @@
 # Cleanroom: `make demo` builds and runs the demo room; `make test` runs the
 # test suite (what CI runs); `make fuzz` runs every fuzz target for FUZZTIME
-# each (CI runs it too); `make vuln` runs govulncheck; `make bench-load`
-# runs the load benchmark (BENCHMARKS.md, "Load").
+# each (CI runs it too); `make vuln` runs govulncheck (over the Beam build,
+# which holds every package of the default one); `make bench-load`
+# runs the load benchmark (BENCHMARKS.md, "Load"); `make build-beam` builds
+# the binary with the Apache Beam engine (docs/scale-out.md).
 
 GO      ?= go
 BIN     := bin/cleanroom
+BIN_BEAM := bin/cleanroom-beam
+# The packages whose tests also run in the Beam build: the engine itself,
+# and the server's whole suite (runs, output controls, budgets, audit)
+# with every plan computed on Beam.
+BEAM_TAGS := beam
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DATA ?= demo-data
@@ -28,18 +35,26 @@ LOAD_DURATION ?= 30s
 LOAD_CLIENTS  ?= 50
 LOAD_ROOMS    ?= 10
 
-.PHONY: all build test fuzz vuln attacks demo bench bench-load fmt clean
+.PHONY: all build build-beam test fuzz vuln attacks demo bench bench-load fmt clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cleanroom
 
+# The default binary leaves Beam out (its SDK and gRPC take a minute to
+# build); this one has it.
+build-beam:
+	$(GO) build -tags $(BEAM_TAGS) -ldflags "$(LDFLAGS)" -o $(BIN_BEAM) ./cmd/cleanroom
+
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(GO) vet -tags $(BEAM_TAGS) ./internal/scaleout/ ./internal/httpapi/ ./cmd/cleanroom/
+	$(GO) test -count=1 -tags $(BEAM_TAGS) ./internal/scaleout/ ./cmd/cleanroom/ -run 'Beam|ScaleOut'
+	CLEANROOM_TEST_ENGINE=beam $(GO) test -count=1 -tags $(BEAM_TAGS) ./internal/httpapi/
 
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZTIME_FuzzAPI=$(FUZZTIME_API) ./.ci/fuzz
@@ -52,7 +67,7 @@ vuln:
 	rm -rf $(VULNDB_DIR); \
 	$(GO) run golang.org/x/vulndb/cmd/indexdb@$$version -vulns "$$dir/data/osv" -out $(VULNDB_DIR); \
 	echo "vuln: database golang.org/x/vulndb@$$version, $$(ls $$dir/data/osv | wc -l) entries"; \
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(abspath $(VULNDB_DIR)) ./...
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -tags $(BEAM_TAGS) -db file://$(abspath $(VULNDB_DIR)) ./...
 
 # The attack suite alone: every test that plays an attacker (docs/security.md,
 # "Attack suite"). `make test` runs it too.

@@ -39,7 +39,7 @@ data returns the stored result and spends nothing.`,
 }
 
 func newQueryRunCmd(g *globals) *cobra.Command {
-	var room, state string
+	var room, state, engine string
 	var version int
 	var params []string
 	var wait time.Duration
@@ -57,7 +57,7 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withClient(cmd.Context(), func(c *client.Client) error {
-				q, err := c.RunQuery(cmd.Context(), room, httpapi.RunQueryRequest{Template: args[0], Version: version, Params: ps})
+				q, err := c.RunQuery(cmd.Context(), room, httpapi.RunQueryRequest{Template: args[0], Version: version, Params: ps, Engine: engine})
 				if err != nil {
 					return err
 				}
@@ -81,6 +81,7 @@ func newQueryRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringArrayVar(&params, "param", nil, "a parameter as name=value; repeat for each")
 	cmd.Flags().StringVar(&state, "agent-state", "", "your party agent's state directory, whose key opens results sealed to your party (default: agent next to the default key directory)")
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait this long for the review of a result that needs one")
+	cmd.Flags().StringVar(&engine, "engine", "", "the engine that computes the aggregates: duckdb or beam (default: the server's --engine)")
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
+	"github.com/cleanroom-dev/cleanroom/internal/scaleout"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/tlscert"
@@ -53,6 +54,10 @@ type ServeConfig struct {
 	// Providers, when set, are used instead.
 	OIDC      string
 	Providers []webui.Provider
+	// Engine is the engine that runs plans when a run names none: duckdb
+	// or beam. ScaleOut says where Beam runs (docs/scale-out.md).
+	Engine   string
+	ScaleOut scaleout.Options
 }
 
 // Validate checks the configuration before anything is opened.
@@ -146,6 +151,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DB: db, Logger: m.Logger, Version: version,
 		SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(),
 		Opener: keys, Vault: store, UploadDir: uploadDir, Signer: keys.Signing,
+		Engine: cfg.Engine, ScaleOut: cfg.ScaleOut,
 	})
 	if err != nil {
 		return err
@@ -270,6 +276,10 @@ agreement's retention period (see docs/governance.md).`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on shutdown")
 	f.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Minute, "how often to delete data past its agreement or retention period")
 	f.StringVar(&cfg.OIDC, "oidc", "", "JSON file of the parties' OpenID Connect identity providers for web sign-in (docs/operations.md)")
+	f.StringVar(&cfg.Engine, "engine", "duckdb", "engine that runs approved plans when a run names none: duckdb or beam (docs/scale-out.md)")
+	f.StringVar(&cfg.ScaleOut.Runner, "runner", "prism", "where the beam engine runs: prism (in this process) or universal (a job server named by --endpoint)")
+	f.StringVar(&cfg.ScaleOut.Endpoint, "endpoint", "", "the Flink, Spark or Prism job server (host:port) of the universal runner; each room's agreement must name it under scale_out")
+	f.IntVar(&cfg.ScaleOut.Shards, "shards", 0, "parts each dataset version is read in on the beam engine (default 4)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -28,7 +28,7 @@ const (
 
 // ErrNotBuilt is returned by Run and Prepare in a binary built without
 // Beam (the default build; see docs/scale-out.md).
-var ErrNotBuilt = errors.New("this cleanroom binary was built without Apache Beam: build it with `make cleanroom-beam` (go build -tags beam) to use --engine beam")
+var ErrNotBuilt = errors.New("this cleanroom binary was built without Apache Beam: build it with `make build-beam` (go build -tags beam ./cmd/cleanroom) to use the beam engine")
 
 // Options say where a pipeline runs.
 type Options struct {
