@@ -20,6 +20,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/httpapi"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
+	"github.com/cleanroom-dev/cleanroom/internal/scaleout"
 	"github.com/cleanroom-dev/cleanroom/internal/tabular"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
@@ -186,6 +187,10 @@ type uploadFlags struct {
 	// agentState is the party agent's state directory, which holds an
 	// hmac room's secret.
 	agentState string
+	// engine prepares the file in this process ("local") or as a Beam
+	// pipeline over every file --file matches ("beam"), on runner.
+	engine   string
+	scaleOut scaleout.PrepareOptions
 }
 
 func newDatasetUploadCmd(g *globals) *cobra.Command {
@@ -201,8 +206,15 @@ hashes it, blinds it with the party's key for this room (--keys, made by
 'cleanroom keys init'), signs one manifest per identifier class, seals the
 payload to the room server in chunks and uploads them. The room commits the
 new version atomically: all rows or none. The report counts valid, invalid
-and missing identifiers per column; it never shows a value.`,
-		Example: `  cleanroom dataset upload subscribers --room telco-bank --file subscribers.csv --keys ~/.config/cleanroom/keys`,
+and missing identifiers per column; it never shows a value.
+
+With --engine beam, FILE is a glob (quote it) and the preparation runs as an
+Apache Beam pipeline, one file per worker, on Prism in this process or on
+your own Flink or Spark job server (--runner universal --endpoint); the files
+become one version, with the same tokens as a local preparation. It needs a
+binary built with 'make build-beam' (docs/scale-out.md).`,
+		Example: `  cleanroom dataset upload subscribers --room telco-bank --file subscribers.csv --keys ~/.config/cleanroom/keys
+  cleanroom dataset upload events --room telco-bank --file 'exports/events-*.parquet' --engine beam --runner universal --endpoint flink-js:8099`,
 		Args:    wantArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, r := range [][2]string{{"room", f.room}, {"file", f.file}} {
@@ -236,6 +248,10 @@ and missing identifiers per column; it never shows a value.`,
 	cmd.Flags().StringVar(&f.country, "country", "RU", "default country of phone numbers written without a country code")
 	cmd.Flags().StringVar(&f.agentState, "agent-state", "", "the party agent's state directory, which holds an hmac room's secret (default next to --keys)")
 	cmd.Flags().BoolVar(&f.gmail, "gmail", false, "apply the gmail rules (dots, +tags) to email columns that declare no normalization")
+	cmd.Flags().StringVar(&f.engine, "engine", "local", "prepare on this machine (local) or as an Apache Beam pipeline over every file --file matches (beam; docs/scale-out.md)")
+	cmd.Flags().StringVar(&f.scaleOut.Runner, "runner", "prism", "with --engine beam: prism (in this process) or universal (your Flink or Spark job server at --endpoint)")
+	cmd.Flags().StringVar(&f.scaleOut.Endpoint, "endpoint", "", "with --runner universal: the job server's host:port")
+	cmd.Flags().StringVar(&f.scaleOut.ShardDir, "shard-dir", "", "with --engine beam: keep the sealed shards here (default: a temporary directory, removed)")
 	return cmd
 }
 
@@ -287,10 +303,21 @@ func uploadDataset(ctx context.Context, c *client.Client, dataset string, f uplo
 	if d.Party == "" {
 		return nil, fmt.Errorf("dataset %s names no party", dataset)
 	}
-	// A file with invalid rows is refused before a session reserves a
-	// version number for it.
-	if err := validateFile(f.file, tabular.Format(f.format), &d.Schema); err != nil {
-		return nil, withHint(err, "nothing was uploaded; fix the file and run the upload again")
+	switch f.engine {
+	case "", "local":
+		// A file with invalid rows is refused before a session reserves a
+		// version number for it.
+		if err := validateFile(f.file, tabular.Format(f.format), &d.Schema); err != nil {
+			return nil, withHint(err, "nothing was uploaded; fix the file and run the upload again")
+		}
+	case "beam":
+		// The pipeline validates every file; the session is abandoned if
+		// one is refused.
+		if _, err := scaleout.Files(f.file); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("--engine %q, want local or beam", f.engine)
 	}
 	sess, err := c.OpenUpload(ctx, f.room, dataset)
 	if err != nil {
@@ -316,11 +343,17 @@ func uploadDataset(ctx context.Context, c *client.Client, dataset string, f uplo
 		}
 	}
 	progress := newProgress(stderr)
-	p, err := prepare.Prepare(ctx, f.file, tabular.Format(f.format), prepare.Config{
+	pcfg := prepare.Config{
 		Server: info.ServerID, Room: f.room, Party: d.Party, Dataset: dataset, Version: sess.Version,
 		Schema: &d.Schema, Keys: keys, Region: f.country, Gmail: f.gmail, HMACSecret: secret,
 		Progress: progress.stage,
-	})
+	}
+	var p *prepare.Prepared
+	if f.engine == "beam" {
+		p, err = scaleout.Prepare(ctx, f.file, tabular.Format(f.format), pcfg, f.scaleOut)
+	} else {
+		p, err = prepare.Prepare(ctx, f.file, tabular.Format(f.format), pcfg)
+	}
 	progress.done()
 	if err != nil {
 		return nil, withHint(err, "nothing was uploaded; fix the file and run the upload again")

@@ -55,6 +55,9 @@ type Config struct {
 	Now func() time.Time
 	// Progress is called with a stage ("read", "blind") and counts.
 	Progress func(stage string, done, total int)
+	// File, when set, names the input in the report instead of the
+	// first file's name (for a version prepared from several files).
+	File string
 }
 
 // ColumnReport counts what happened to one identifier column.
@@ -102,11 +105,27 @@ func (c *Config) validate() error {
 // extension) and prepares the upload. A file with invalid rows is refused
 // with a *tabular.FileError naming file, row, column and reason.
 func Prepare(ctx context.Context, path string, format tabular.Format, cfg Config) (*Prepared, error) {
-	if err := cfg.validate(); err != nil {
+	part, err := PreparePart(ctx, path, format, cfg)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	return Assemble(cfg, []*Part{part})
+}
+
+// Part is one prepared file of a version that may come from several: its
+// rows with their blinded tokens and attribute values, and its report.
+// Parts are what a scale-out preparation (internal/scaleout) makes on the
+// party's workers, one per input file; Assemble joins them.
+type Part struct {
+	Report Report
+	Rows   []upload.Row
+}
+
+// PreparePart reads, validates, normalises, hashes and blinds one file
+// (see Prepare).
+func PreparePart(ctx context.Context, path string, format tabular.Format, cfg Config) (*Part, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	progress := cfg.Progress
 	if progress == nil {
@@ -206,10 +225,59 @@ func Prepare(ctx context.Context, path string, format tabular.Format, cfg Config
 		}
 		tokens[i] = ts
 		done += len(ts)
-		rep.Identifiers[i].Distinct = len(ts)
+	}
+	part := &Part{Report: rep, Rows: make([]upload.Row, len(values))}
+	for n := range values {
+		row := upload.Row{Tokens: make([]*upload.Token, len(cols)), Values: values[n]}
+		for i := range cols {
+			if at := cols[i].rows[n]; at >= 0 {
+				t := upload.Token(tokens[i][at])
+				row.Tokens[i] = &t
+			}
+		}
+		part.Rows[n] = row
+	}
+	return part, nil
+}
+
+// Assemble joins the parts of a version, in order, into its payload and
+// signs one token manifest per identifier class. The report adds up the
+// parts' counts; its File is the first part's, or cfg.File when set.
+func Assemble(cfg Config, parts []*Part) (*Prepared, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	schema := cfg.Schema
+	rep := Report{Identifiers: make([]ColumnReport, len(schema.Identifiers))}
+	for i, c := range schema.Identifiers {
+		rep.Identifiers[i] = ColumnReport{Column: c.Column, Class: c.Class, Reasons: map[string]int{}}
+	}
+	for k, p := range parts {
+		if k == 0 {
+			rep.File, rep.Ignored = p.Report.File, p.Report.Ignored
+		}
+		if len(p.Report.Identifiers) != len(rep.Identifiers) {
+			return nil, fmt.Errorf("prepare: part %d reports %d identifier columns, the schema has %d", k, len(p.Report.Identifiers), len(rep.Identifiers))
+		}
+		rep.Rows += len(p.Rows)
+		for i, c := range p.Report.Identifiers {
+			r := &rep.Identifiers[i]
+			r.Valid += c.Valid
+			r.Missing += c.Missing
+			r.Invalid += c.Invalid
+			for reason, n := range c.Reasons {
+				r.Reasons[reason] += n
+			}
+		}
+	}
+	if cfg.File != "" {
+		rep.File = cfg.File
 	}
 
-	h := upload.Header{Room: cfg.Room, Dataset: cfg.Dataset, Version: cfg.Version, Rows: len(values)}
+	h := upload.Header{Room: cfg.Room, Dataset: cfg.Dataset, Version: cfg.Version, Rows: rep.Rows}
 	for _, c := range schema.Identifiers {
 		h.Identifiers = append(h.Identifiers, upload.IdentifierField{Column: c.Column, Class: c.Class})
 	}
@@ -221,34 +289,40 @@ func Prepare(ctx context.Context, path string, format tabular.Format, cfg Config
 	if err != nil {
 		return nil, err
 	}
-	row := upload.Row{Tokens: make([]*upload.Token, len(cols))}
-	for n := range values {
-		for i := range cols {
-			row.Tokens[i] = nil
-			if at := cols[i].rows[n]; at >= 0 {
-				t := upload.Token(tokens[i][at])
-				row.Tokens[i] = &t
+	// The distinct tokens of each column, and of each class over all its
+	// columns, for the report and the manifests.
+	distinct := make([]map[upload.Token]bool, len(schema.Identifiers))
+	for i := range distinct {
+		distinct[i] = map[upload.Token]bool{}
+	}
+	for k, p := range parts {
+		for n, row := range p.Rows {
+			if len(row.Tokens) != len(schema.Identifiers) {
+				return nil, fmt.Errorf("prepare: part %d row %d has %d tokens, the schema %d identifier columns", k, n+1, len(row.Tokens), len(schema.Identifiers))
 			}
-		}
-		row.Values = values[n]
-		if err := w.Write(row); err != nil {
-			return nil, err
+			for i, t := range row.Tokens {
+				if t != nil {
+					distinct[i][*t] = true
+				}
+			}
+			if err := w.Write(row); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-
-	// One manifest per class, over the distinct tokens of all its columns.
 	byClass := map[cleanroom.IdentifierClass]map[blind.Token]bool{}
 	var classes []cleanroom.IdentifierClass
 	for i, c := range schema.Identifiers {
+		rep.Identifiers[i].Distinct = len(distinct[i])
 		if byClass[c.Class] == nil {
 			byClass[c.Class] = map[blind.Token]bool{}
 			classes = append(classes, c.Class)
 		}
-		for _, t := range tokens[i] {
-			byClass[c.Class][t] = true
+		for t := range distinct[i] {
+			byClass[c.Class][blind.Token(t)] = true
 		}
 	}
 	out := &Prepared{Payload: buf.Bytes(), Report: rep}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/cleanroom-dev/cleanroom/internal/prepare"
 )
 
 // jobServerEnv makes the test binary a Prism job server on the port it
@@ -138,4 +141,35 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestBeamPrepareMatchesInProcess prepares several files on Beam (Prism)
+// and wants the tokens, payload and manifests the in-process preparation
+// makes of the same rows.
+func TestBeamPrepareMatchesInProcess(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir, all := prepFiles(t, 4, 150)
+	cfg := prepConfig(t)
+	want, err := prepare.Prepare(context.Background(), all, "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := t.TempDir()
+	var progress []int
+	cfg.Progress = func(stage string, done, total int) {
+		if stage == "files" && total == 4 {
+			progress = append(progress, done)
+		}
+	}
+	got, err := Prepare(context.Background(), filepath.Join(dir, "*.csv"), "", cfg, PrepareOptions{ShardDir: shards})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePrepared(t, got, want)
+	if len(progress) != 4 {
+		t.Errorf("progress reported %v, want each of 4 files", progress)
+	}
+	if names, _ := filepath.Glob(filepath.Join(shards, "part-*-of-00004.sealed")); len(names) != 4 {
+		t.Errorf("shards written: %v", names)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
+	"github.com/cleanroom-dev/cleanroom/internal/prepare"
+	"github.com/cleanroom-dev/cleanroom/internal/tabular"
 )
 
 // Built reports whether this binary can run Beam pipelines.
@@ -27,6 +30,7 @@ func init() {
 	register.DoFn3x1[context.Context, int, func([]byte, []byte), error](&readFn{})
 	register.DoFn4x1[context.Context, []byte, func(*[]byte) bool, func([]byte, []byte), error](&boundFn{})
 	register.DoFn3x1[context.Context, []byte, func(*[]byte) bool, error](&collectFn{})
+	register.DoFn2x1[context.Context, int, error](&prepareFn{})
 	register.Emitter2[[]byte, []byte]()
 	register.Iter1[[]byte]()
 }
@@ -201,4 +205,74 @@ func (sdkLogger) Log(ctx context.Context, sev beamlog.Severity, _ int, msg strin
 	case sev == beamlog.SevWarn:
 		slog.WarnContext(ctx, msg, "component", "beam")
 	}
+}
+
+// prepareFn prepares whole files into sealed shards.
+type prepareFn struct {
+	Job string
+	j   *prepJob
+	s   *sealer
+}
+
+func (f *prepareFn) Setup() error {
+	var err error
+	if f.j, err = lookupPrep(f.Job); err != nil {
+		return err
+	}
+	f.s, err = f.j.keys.newSealer()
+	return err
+}
+
+func (f *prepareFn) ProcessElement(ctx context.Context, file int) error {
+	return f.j.prepareFile(ctx, file, f.s)
+}
+
+// Prepare prepares the files matching pattern (CSV or Parquet, see
+// prepare.Prepare) as one dataset version, each file on a Beam worker: the
+// party's preparation at scale, run on the party's own cluster. Each
+// worker reads, validates, normalises, hashes and blinds whole files and
+// writes each as a shard sealed under a key that exists only in this
+// process; Prepare then assembles the shards in file order. The payload
+// and manifests are those prepare.Prepare makes of the files' rows in
+// that order: the same tokens, byte for byte. A file with invalid rows
+// fails the run with the *tabular.FileError naming file, row and column.
+func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg prepare.Config, opts PrepareOptions) (*prepare.Prepared, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	files, err := Files(pattern)
+	if err != nil {
+		return nil, err
+	}
+	dir := opts.ShardDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "cleanroom-shards-*"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if cfg.File == "" {
+		cfg.File = pattern
+	}
+	j := newPrepJob(files, format, cfg, dir)
+	defer j.finish()
+	p, s := beam.NewPipelineWithRoot()
+	ids := make([]int, len(files))
+	for i := range ids {
+		ids[i] = i
+	}
+	// Reshuffle spreads the files over the workers.
+	beam.ParDo0(s, &prepareFn{Job: j.id}, beam.Reshuffle(s, beam.CreateList(s, ids)))
+	if err := execute(ctx, p, opts.Options); err != nil {
+		j.mu.Lock()
+		jerr := j.err
+		j.mu.Unlock()
+		if jerr != nil {
+			return nil, jerr
+		}
+		return nil, fmt.Errorf("prepare %s on beam (%s): %w", pattern, opts.Runner, err)
+	}
+	return j.assemble()
 }
