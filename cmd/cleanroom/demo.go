@@ -78,6 +78,9 @@ func andList(names []string) string {
 type DemoConfig struct {
 	DataDir string
 	Addr    string
+	// Engine runs the room's plans and prepares the uploads: "duckdb"
+	// (and local preparation) by default, or "beam" (docs/scale-out.md).
+	Engine string
 	// NoServe stops after setting the room up instead of serving it.
 	NoServe bool
 	// Subscribers and Customers size the synthetic data: the operator's
@@ -153,7 +156,7 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		providers = ps
 		cfg.providers = ps
 	}
-	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers}, logger)
+	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers, Engine: cfg.Engine}, logger)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
@@ -305,7 +308,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		} else if err != nil {
 			return nil, err
 		}
-		res, err := uploadDataset(ctx, c, d.name, uploadFlags{room: demoRoom, file: filepath.Join(synthDir, d.file), country: "RU"}, keys[d.party], out)
+		res, err := uploadDataset(ctx, c, d.name, uploadFlags{room: demoRoom, file: filepath.Join(synthDir, d.file), country: "RU", engine: uploadEngine(cfg.Engine)}, keys[d.party], out)
 		if err != nil {
 			return nil, fmt.Errorf("upload dataset %s: %w", d.name, err)
 		}
@@ -652,7 +655,16 @@ with --once --json it prints a summary for scripts instead of the steps
 	f.IntVar(&cfg.Subscribers, "subscribers", 100000, "operator subscribers to generate")
 	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate, and as many shoppers of the advertiser")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn or error")
+	f.StringVar(&cfg.Engine, "engine", "duckdb", "duckdb, or beam to prepare the uploads and run the plans as Apache Beam pipelines on Prism (a binary built with make build-beam)")
 	return cmd
+}
+
+// uploadEngine is the preparation that goes with a room engine.
+func uploadEngine(engine string) string {
+	if engine == "beam" {
+		return "beam"
+	}
+	return "local"
 }
 
 // demoSynth generates the demo's synthetic data once; a later run reuses

@@ -54,6 +54,9 @@ type DemoSummary struct {
 		Entries  int      `json:"entries"`
 		Verified bool     `json:"verified"`
 		Findings []string `json:"findings,omitempty"`
+		// Engines counts the logged query runs by the engine that
+		// computed them ("duckdb", "beam/prism").
+		Engines map[string]int `json:"engines,omitempty"`
 	} `json:"audit"`
 }
 
@@ -173,5 +176,13 @@ func demoSummaryOf(ctx context.Context, cfg DemoConfig, admin *client.Client, se
 	}
 	s.Audit.Findings = auditlog.Verify(e, st.ServerKey, st.Checkpoints, st.Receipts, st.Cosigned)
 	s.Audit.Entries, s.Audit.Verified = len(e.Entries), len(s.Audit.Findings) == 0
+	for _, en := range e.Entries {
+		if eng := en.Detail["engine"]; eng != "" {
+			if s.Audit.Engines == nil {
+				s.Audit.Engines = map[string]int{}
+			}
+			s.Audit.Engines[eng]++
+		}
+	}
 	return s, nil
 }
