@@ -215,7 +215,7 @@ become one version, with the same tokens as a local preparation. It needs a
 binary built with 'make build-beam' (docs/scale-out.md).`,
 		Example: `  cleanroom dataset upload subscribers --room telco-bank --file subscribers.csv --keys ~/.config/cleanroom/keys
   cleanroom dataset upload events --room telco-bank --file 'exports/events-*.parquet' --engine beam --runner universal --endpoint flink-js:8099`,
-		Args:    wantArgs("NAME"),
+		Args: wantArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, r := range [][2]string{{"room", f.room}, {"file", f.file}} {
 				if err := required(cmd, r[0], r[1]); err != nil {
