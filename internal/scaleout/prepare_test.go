@@ -28,7 +28,7 @@ const prepSchema = `{"identifiers":[
 // prepFiles writes files CSV files of rows rows each, with valid,
 // missing, invalid and repeated identifiers (some repeated across files),
 // and the same rows as one file.
-func prepFiles(t *testing.T, files, rows int) (dir, all string) {
+func prepFiles(t testing.TB, files, rows int) (dir, all string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
 	dir = t.TempDir()
@@ -65,7 +65,7 @@ func prepFiles(t *testing.T, files, rows int) (dir, all string) {
 	return dir, all
 }
 
-func prepConfig(t *testing.T) prepare.Config {
+func prepConfig(t testing.TB) prepare.Config {
 	t.Helper()
 	s, err := cleanroom.ParseSchema([]byte(prepSchema))
 	if err != nil {
