@@ -34,8 +34,10 @@ VULNDB_DIR          ?= bin/vulndb
 LOAD_DURATION ?= 30s
 LOAD_CLIENTS  ?= 50
 LOAD_ROOMS    ?= 10
+# The scale-out benchmark: rows of each of the two datasets, comma-separated.
+SCALEOUT_ROWS ?= 1000000,5000000
 
-.PHONY: all build build-beam test fuzz vuln attacks demo bench bench-load fmt clean
+.PHONY: all build build-beam test fuzz vuln attacks demo bench bench-load bench-scaleout fmt clean
 
 all: build
 
@@ -83,6 +85,12 @@ bench:
 bench-load:
 	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 1h ./cmd/cleanroom/ \
 		-args -load.duration $(LOAD_DURATION) -load.clients $(LOAD_CLIENTS) -load.rooms $(LOAD_ROOMS)
+
+# DuckDB and Beam on Prism on the same plan and data, and blinding in
+# process and on Beam (BENCHMARKS.md, "Scale-out").
+bench-scaleout:
+	$(GO) test -tags $(BEAM_TAGS) -run '^$$' -bench '^Benchmark(Engines|Prepare)$$' -benchtime 1x -timeout 2h ./internal/scaleout/ \
+		-args -bench.rows $(SCALEOUT_ROWS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -4,7 +4,10 @@ package scaleout
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +27,24 @@ import (
 // names: the separate process TestBeamJobServer submits to.
 const jobServerEnv = "CLEANROOM_TEST_PRISM_JOB_SERVER"
 
+// workerPoolEnv makes the test binary a scale-out worker pool:
+// "port,jobdir,zone secret in hex".
+const workerPoolEnv = "CLEANROOM_TEST_WORKER_POOL"
+
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(workerPoolEnv); cfg != "" {
+		f := strings.Split(cfg, ",")
+		zone, _ := hex.DecodeString(f[2])
+		l, err := net.Listen("tcp", "127.0.0.1:"+f[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		err = ServeWorkers(context.Background(), l, WorkerConfig{JobDir: f[1], ZoneSecret: zone,
+			Open: func(_ context.Context, s Source) (io.ReadCloser, error) { return os.Open(s.Path) }})
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if port := os.Getenv(jobServerEnv); port != "" {
 		p, err := strconv.Atoi(port)
 		if err != nil {
@@ -171,5 +191,72 @@ func TestBeamPrepareMatchesInProcess(t *testing.T) {
 	}
 	if names, _ := filepath.Glob(filepath.Join(shards, "part-*-of-00004.sealed")); len(names) != 4 {
 		t.Errorf("shards written: %v", names)
+	}
+}
+
+// TestBeamWorkerPool runs plans with every step in a worker pool of
+// another process (Beam's EXTERNAL environment), which reads the job's
+// sealed material and the inputs from a shared directory and writes the
+// sealed totals back: the way workers on other machines of the isolated
+// zone run. This process cannot read the inputs, so a step run here would
+// fail the run.
+func TestBeamWorkerPool(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	vs := synthRoom(t, 2000, 600, 21)
+	dataDir, jobDir := t.TempDir(), t.TempDir()
+	var ins []Input
+	for _, v := range vs {
+		path := filepath.Join(dataDir, v.dataset+".payload")
+		if err := os.WriteFile(path, v.payload, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, Input{Dataset: v.dataset, Persons: v.persons, Source: Source{Path: path},
+			Open: func(context.Context) (io.ReadCloser, error) { return nil, errors.New("read in the submitting process") }})
+	}
+	zone := make([]byte, 32)
+	for i := range zone {
+		zone[i] = byte(i * 7)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%x", workerPoolEnv, port, jobDir, zone), "TMPDIR="+t.TempDir())
+	var log syncBuffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker pool did not listen: %s", log.String())
+		}
+	}
+	opts := Options{Shards: 2, Workers: addr, JobDir: jobDir, ZoneSecret: zone}
+	for name, plan := range shippedPlans(t) {
+		want := runDuckDB(t, plan, vs, 8)
+		got, err := Run(context.Background(), plan, ins, 8, opts)
+		if err != nil {
+			t.Fatalf("%s: %v\nworker log:\n%s", name, err, log.String())
+		}
+		sameResult(t, name+" on the worker pool", got, want)
+	}
+	if left, _ := os.ReadDir(jobDir); len(left) != 0 {
+		t.Errorf("the job directory keeps %d files after the runs", len(left))
+	}
+	// A pool with another zone secret cannot open the material.
+	opts.ZoneSecret = make([]byte, 32)
+	if _, err := Run(context.Background(), shippedPlans(t)["spend-by-tier"], ins, 8, opts); err == nil {
+		t.Error("a run whose material the workers cannot open succeeded")
 	}
 }

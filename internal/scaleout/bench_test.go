@@ -26,7 +26,7 @@ var benchRows = flag.String("bench.rows", "1000000", "comma-separated row counts
 // rows each, joined on about n/2 people) on DuckDB and on Beam's Prism
 // runner in this process, from decrypted payloads in memory. It reports
 // the seconds of a run and the CPU seconds it took (BENCHMARKS.md,
-// "Scale-out"). make bench-scaleout runs it.
+// "Scale-out"). `make bench-scaleout` runs it.
 func BenchmarkEngines(b *testing.B) {
 	plan := shippedPlans(b)["spend-by-tier"]
 	for _, field := range strings.Split(*benchRows, ",") {

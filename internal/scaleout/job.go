@@ -40,6 +40,13 @@ type Options struct {
 	// Shards is the number of parts each dataset version is read in, the
 	// parallelism of the first stage. Default 4.
 	Shards int
+	// Workers is the address (host:port) of a worker pool that runs the
+	// pipeline's steps in other processes (ServeWorkers); empty runs them
+	// in this process. Workers share JobDir with this process and hold
+	// ZoneSecret, under which a job's material is sealed there.
+	Workers    string
+	JobDir     string
+	ZoneSecret []byte
 }
 
 func (o *Options) check() error {
@@ -58,6 +65,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("scale-out: the %s runner starts its own job server; an endpoint is for the %s runner", RunnerPrism, RunnerUniversal)
 	case o.Shards < 1 || o.Shards > 4096:
 		return fmt.Errorf("scale-out: %d shards, want 1 to 4096", o.Shards)
+	case o.Workers != "" && (o.JobDir == "" || len(o.ZoneSecret) < 32):
+		return fmt.Errorf("scale-out: workers in other processes need a shared job directory and the zone secret")
 	}
 	return nil
 }
@@ -72,6 +81,9 @@ type Input struct {
 	// Persons is the room person of each of the payload's rows, in order
 	// (match.AssignedDataset.Rows), negative for none.
 	Persons []int32
+	// Source is where workers in other processes read the version from
+	// (Options.Workers); unused by workers in this process.
+	Source Source
 }
 
 // job is a run's state in this process. Workers find it by its ID, which
@@ -86,6 +98,9 @@ type job struct {
 	rankA  int64
 	rankB  int64
 	opener opener
+	// results is, in a worker of another process, the directory its
+	// collected groups are written to.
+	results string
 
 	mu     sync.Mutex
 	groups map[string]*partial
@@ -123,11 +138,10 @@ func (j *job) done() {
 }
 
 func lookup(id string) (*job, error) {
-	v, ok := jobs.Load(id)
-	if !ok {
-		return nil, fmt.Errorf("scale-out job %s is not running in this process", id)
+	if v, ok := jobs.Load(id); ok {
+		return v.(*job), nil
 	}
-	return v.(*job), nil
+	return remoteJob(id)
 }
 
 // fail records the first error a worker met, so that Run returns it
@@ -309,18 +323,22 @@ func (j *job) collect(key []byte, values func(*[]byte) bool) error {
 			sum.merge(p)
 		}
 	}
-	if sum == nil {
-		return nil
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	k := string(encodeInts(nil, sum.key))
-	if g := j.groups[k]; g != nil {
-		g.merge(sum)
-	} else {
-		j.groups[k] = sum
+	if sum != nil {
+		j.merge(sum)
 	}
 	return nil
+}
+
+// merge adds a group's partial to the job's result.
+func (j *job) merge(p *partial) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	k := string(encodeInts(nil, p.key))
+	if g := j.groups[k]; g != nil {
+		g.merge(p)
+	} else {
+		j.groups[k] = p
+	}
 }
 
 // result returns the groups with at least one person, sorted by key, as

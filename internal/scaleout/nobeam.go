@@ -4,6 +4,7 @@ package scaleout
 
 import (
 	"context"
+	"net"
 
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
@@ -27,4 +28,9 @@ func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg pre
 		return nil, err
 	}
 	return nil, ErrNotBuilt
+}
+
+// ServeWorkers fails with ErrNotBuilt: this binary was built without Beam.
+func ServeWorkers(ctx context.Context, lis net.Listener, cfg WorkerConfig) error {
+	return ErrNotBuilt
 }

@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
+	"google.golang.org/grpc"
 
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
@@ -105,6 +109,18 @@ func (f *collectFn) ProcessElement(_ context.Context, key []byte, values func(*[
 	return f.j.collect(key, values)
 }
 
+// FinishBundle, in a worker of another process, writes the bundle's
+// groups to the job directory.
+func (f *collectFn) FinishBundle(context.Context) error {
+	if f.j.results == "" {
+		return nil
+	}
+	if err := f.j.writeResults(); err != nil {
+		return f.j.fail(err)
+	}
+	return nil
+}
+
 // Run runs plan as a Beam pipeline over the dataset versions inputs and
 // returns the same TRUE, contribution-bounded aggregates as the DuckDB
 // executor for the same seed (see internal/engine). The result must reach
@@ -133,11 +149,22 @@ func Run(ctx context.Context, plan *engine.Plan, inputs []Input, seed uint64, op
 	partials := beam.ParDo(s, &boundFn{Job: j.id}, people)
 	groups := beam.GroupByKey(s, partials)
 	beam.ParDo0(s, &collectFn{Job: j.id}, groups)
+	if opts.Workers != "" {
+		if err := j.writeMaterial(opts.JobDir, opts.ZoneSecret); err != nil {
+			return nil, err
+		}
+		defer removeMaterial(opts.JobDir, j.id)
+	}
 	if err := execute(ctx, p, opts); err != nil {
 		if _, jerr := j.result(); jerr != nil {
 			return nil, fmt.Errorf("run plan %q on beam: %w", plan.Template, jerr)
 		}
 		return nil, fmt.Errorf("run plan %q on beam (%s): %w", plan.Template, opts.Runner, err)
+	}
+	if opts.Workers != "" {
+		if err := j.readResults(opts.JobDir); err != nil {
+			return nil, fmt.Errorf("run plan %q on beam: %w", plan.Template, err)
+		}
 	}
 	res, err := j.result()
 	if err != nil {
@@ -159,16 +186,22 @@ var (
 // process (Beam's LOOPBACK environment), so they reach the job's state
 // and keys; the runner only moves sealed elements between stages.
 func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
-	initOnce.Do(func() {
-		// beam.Init replaces the default logger; keep the program's.
-		l := slog.Default()
-		beam.Init()
-		slog.SetDefault(l)
-		beamlog.SetLogger(sdkLogger{})
-	})
+	initOnce.Do(initBeam)
 	execMu.Lock()
 	defer execMu.Unlock()
-	*jobopts.EnvironmentType = "LOOPBACK"
+	*jobopts.EnvironmentType, *jobopts.EnvironmentConfig, *jobopts.WorkerBinary = "LOOPBACK", "", ""
+	if opts.Workers != "" {
+		// The steps run in the worker pool's processes, which are this
+		// binary: the staged worker binary is never run, so stage an
+		// empty file rather than this one.
+		f, err := os.CreateTemp("", "cleanroom-worker-*")
+		if err != nil {
+			return err
+		}
+		f.Close()
+		defer os.Remove(f.Name())
+		*jobopts.EnvironmentType, *jobopts.EnvironmentConfig, *jobopts.WorkerBinary = "EXTERNAL", opts.Workers, f.Name()
+	}
 	var err error
 	switch opts.Runner {
 	case RunnerUniversal:
@@ -192,6 +225,15 @@ func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
 		}
 	}
 	return err
+}
+
+// initBeam initialises the SDK once per process.
+func initBeam() {
+	// beam.Init replaces the default logger; keep the program's.
+	l := slog.Default()
+	beam.Init()
+	slog.SetDefault(l)
+	beamlog.SetLogger(sdkLogger{})
 }
 
 // sdkLogger passes the SDK's warnings and errors to the program's logger
@@ -275,4 +317,71 @@ func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg pre
 		return nil, fmt.Errorf("prepare %s on beam (%s): %w", pattern, opts.Runner, err)
 	}
 	return j.assemble()
+}
+
+// ServeWorkers serves a pool of Beam SDK harnesses on lis: the runner
+// starts one per worker it needs (Beam's EXTERNAL environment), in this
+// process. It returns when ctx is done.
+func ServeWorkers(ctx context.Context, lis net.Listener, cfg WorkerConfig) error {
+	if cfg.JobDir == "" || len(cfg.ZoneSecret) < 32 || cfg.Open == nil {
+		return fmt.Errorf("scale-out workers: a job directory, the zone secret and an opener are required")
+	}
+	initOnce.Do(initBeam)
+	worker.Lock()
+	worker.jobDir, worker.zone, worker.open = cfg.JobDir, cfg.ZoneSecret, cfg.Open
+	worker.Unlock()
+	srv := grpc.NewServer()
+	pool := &workerPool{root: ctx, workers: map[string]context.CancelFunc{}}
+	fnpb.RegisterBeamFnExternalWorkerPoolServer(srv, pool)
+	go func() {
+		<-ctx.Done()
+		srv.Stop()
+	}()
+	err := srv.Serve(lis)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// workerPool starts and stops SDK harnesses at the runner's request.
+type workerPool struct {
+	fnpb.UnimplementedBeamFnExternalWorkerPoolServer
+	root    context.Context
+	mu      sync.Mutex
+	workers map[string]context.CancelFunc
+}
+
+func (p *workerPool) StartWorker(_ context.Context, req *fnpb.StartWorkerRequest) (*fnpb.StartWorkerResponse, error) {
+	forgetRemoteJobs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := req.GetWorkerId()
+	switch {
+	case p.workers[id] != nil:
+		return &fnpb.StartWorkerResponse{Error: "worker " + id + " is already running"}, nil
+	case req.GetControlEndpoint().GetUrl() == "" || req.GetLoggingEndpoint().GetUrl() == "":
+		return &fnpb.StartWorkerResponse{Error: "worker " + id + ": no control or logging endpoint"}, nil
+	}
+	ctx, cancel := context.WithCancel(grpcx.WriteWorkerID(p.root, id))
+	p.workers[id] = cancel
+	go func() {
+		if err := harness.MainWithOptions(ctx, req.GetLoggingEndpoint().GetUrl(), req.GetControlEndpoint().GetUrl(), harness.Options{}); err != nil && ctx.Err() == nil {
+			slog.Warn("scale-out worker stopped", "worker", id, "err", err)
+		}
+		p.mu.Lock()
+		delete(p.workers, id)
+		p.mu.Unlock()
+	}()
+	return &fnpb.StartWorkerResponse{}, nil
+}
+
+func (p *workerPool) StopWorker(_ context.Context, req *fnpb.StopWorkerRequest) (*fnpb.StopWorkerResponse, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cancel := p.workers[req.GetWorkerId()]; cancel != nil {
+		cancel()
+		delete(p.workers, req.GetWorkerId())
+	}
+	return &fnpb.StopWorkerResponse{}, nil
 }

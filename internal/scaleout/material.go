@@ -1,0 +1,272 @@
+package scaleout
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cleanroom-dev/cleanroom/internal/engine"
+)
+
+// Workers in other processes. A worker pool (ServeWorkers) runs Beam's
+// SDK harness in a process of its own, on a machine of the room's
+// isolated zone that shares the room server's data directory. The
+// pipeline still carries only a job's ID: the room server writes the job's
+// material (plan, inputs' sources and persons, keys) to the shared job
+// directory, sealed under a key derived from the zone secret, which only
+// the room server and its workers hold; a worker that meets a job it does
+// not know loads it from there. The last stage writes each group's sealed
+// totals back to the job directory, where the room server reads them.
+
+// Source says where a worker in another process reads an input: a version
+// in the room's vault, or a payload file.
+type Source struct {
+	Vault   string
+	Version int
+	Path    string
+}
+
+// material is what a worker in another process needs of a job.
+type material struct {
+	ID           string
+	Plan         *engine.Plan
+	Shards       int
+	RankA, RankB int64
+	Seal, MAC    [32]byte
+	Datasets     []string
+	Sources      []Source
+	Persons      [][]int32
+}
+
+func init() {
+	gob.Register(time.Time{})
+}
+
+// materialKey derives the key a job's material is sealed under.
+func materialKey(zone []byte, id string) (cipher.AEAD, error) {
+	if len(zone) < 32 {
+		return nil, errors.New("scale-out: the zone secret is shorter than 32 bytes")
+	}
+	k, err := hkdf.Key(sha256.New, zone, []byte(id), "cleanroom scale-out job material v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(k)
+	b, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func materialPath(dir, id string) string { return filepath.Join(dir, id+".job") }
+func resultDir(dir, id string) string    { return filepath.Join(dir, id+".out") }
+
+// writeMaterial seals a job's material into the job directory, for the
+// workers of other processes. Every input needs a Source.
+func (j *job) writeMaterial(dir string, zone []byte) error {
+	m := material{ID: j.id, Plan: j.plan, Shards: j.shards, RankA: j.rankA, RankB: j.rankB, Seal: j.keys.seal, MAC: j.keys.mac}
+	for _, in := range j.inputs {
+		if in.Source == (Source{}) {
+			return fmt.Errorf("scale-out: input %s has no source a worker in another process can read", in.Dataset)
+		}
+		m.Datasets = append(m.Datasets, in.Dataset)
+		m.Sources = append(m.Sources, in.Source)
+		m.Persons = append(m.Persons, in.Persons)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&m); err != nil {
+		return fmt.Errorf("scale-out: encode job: %w", err)
+	}
+	defer clear(buf.Bytes())
+	a, err := materialKey(zone, j.id)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	sealed := a.Seal(nonce, nonce, buf.Bytes(), []byte(j.id))
+	if err := os.MkdirAll(resultDir(dir, j.id), 0o700); err != nil {
+		return err
+	}
+	return writeAtomic(materialPath(dir, j.id), sealed)
+}
+
+// readMaterial opens a job's material and makes the job, its inputs
+// opened through open.
+func readMaterial(dir string, zone []byte, id string, open func(context.Context, Source) (io.ReadCloser, error)) (*job, error) {
+	sealed, err := os.ReadFile(materialPath(dir, id))
+	if err != nil {
+		return nil, fmt.Errorf("scale-out job %s: %w", id, err)
+	}
+	a, err := materialKey(zone, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < a.NonceSize() {
+		return nil, fmt.Errorf("scale-out job %s: %w", id, errSealed)
+	}
+	plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("scale-out job %s: the material does not open under this worker's zone secret", id)
+	}
+	defer clear(plain)
+	var m material
+	if err := gob.NewDecoder(bytes.NewReader(plain)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("scale-out job %s: %w", id, err)
+	}
+	if m.ID != id || m.Plan == nil || len(m.Sources) != len(m.Plan.Datasets) || len(m.Persons) != len(m.Sources) || m.Shards < 1 {
+		return nil, fmt.Errorf("scale-out job %s: malformed material", id)
+	}
+	j := &job{id: id, plan: m.Plan, shards: m.Shards, rankA: m.RankA, rankB: m.RankB, groups: map[string]*partial{},
+		keys: &jobKeys{id: id, seal: m.Seal, mac: m.MAC}, results: resultDir(dir, id)}
+	clear(m.Seal[:])
+	clear(m.MAC[:])
+	j.opener.keys = j.keys
+	for i := range m.Sources {
+		src := m.Sources[i]
+		j.inputs = append(j.inputs, Input{Dataset: m.Datasets[i], Persons: m.Persons[i], Source: src,
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, src) }})
+	}
+	return j, nil
+}
+
+// WorkerConfig configures a worker pool.
+type WorkerConfig struct {
+	// JobDir is the job directory the room server writes jobs' material
+	// to (Options.JobDir), shared with it.
+	JobDir string
+	// ZoneSecret is the secret the material is sealed under
+	// (Options.ZoneSecret).
+	ZoneSecret []byte
+	// Open opens an input's version.
+	Open func(context.Context, Source) (io.ReadCloser, error)
+}
+
+// worker is this process's worker pool configuration, set by
+// ServeWorkers.
+var worker struct {
+	sync.Mutex
+	jobDir string
+	zone   []byte
+	open   func(context.Context, Source) (io.ReadCloser, error)
+	jobs   map[string]*job
+}
+
+// remoteJob returns the job of a worker pool in this process, loading its
+// material on first use.
+func remoteJob(id string) (*job, error) {
+	worker.Lock()
+	defer worker.Unlock()
+	if worker.open == nil {
+		return nil, fmt.Errorf("scale-out job %s is not running in this process", id)
+	}
+	if j := worker.jobs[id]; j != nil {
+		return j, nil
+	}
+	j, err := readMaterial(worker.jobDir, worker.zone, id, worker.open)
+	if err != nil {
+		return nil, err
+	}
+	if worker.jobs == nil {
+		worker.jobs = map[string]*job{}
+	}
+	worker.jobs[id] = j
+	return j, nil
+}
+
+// forgetRemoteJobs drops the jobs whose material is gone: the room server
+// removes it when a run ends.
+func forgetRemoteJobs() {
+	worker.Lock()
+	defer worker.Unlock()
+	for id, j := range worker.jobs {
+		if _, err := os.Stat(materialPath(worker.jobDir, id)); err != nil {
+			j.keys.wipe()
+			delete(worker.jobs, id)
+		}
+	}
+}
+
+// writeResults seals the groups a worker collected into a file of the
+// job's result directory, and forgets them.
+func (j *job) writeResults() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.groups) == 0 {
+		return nil
+	}
+	s, err := j.keys.newSealer()
+	if err != nil {
+		return err
+	}
+	var out []byte
+	for k, p := range j.groups {
+		v := s.seal(kindGroup, []byte("result"), p.encode())
+		out = appendChunk(out, v)
+		delete(j.groups, k)
+	}
+	var name [12]byte
+	rand.Read(name[:])
+	return writeAtomic(filepath.Join(j.results, fmt.Sprintf("%x.sealed", name)), out)
+}
+
+func appendChunk(b, chunk []byte) []byte {
+	n := len(chunk)
+	return append(append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)), chunk...)
+}
+
+// readResults merges the groups the workers of other processes wrote.
+func (j *job) readResults(dir string) error {
+	files, err := filepath.Glob(filepath.Join(resultDir(dir, j.id), "*.sealed"))
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		for len(b) > 0 {
+			if len(b) < 4 {
+				return fmt.Errorf("scale-out results %s: %w", f, errRecord)
+			}
+			n := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+			if n > len(b)-4 {
+				return fmt.Errorf("scale-out results %s: %w", f, errRecord)
+			}
+			plain, err := j.opener.open(kindGroup, []byte("result"), b[4:4+n])
+			if err != nil {
+				return fmt.Errorf("scale-out results %s: %w", f, err)
+			}
+			p, err := decodePartial(plain)
+			if err != nil || len(p.key) != len(j.plan.Keys) || len(p.sums) != len(j.plan.Metrics) {
+				return fmt.Errorf("scale-out results %s: %w", f, errRecord)
+			}
+			j.merge(p)
+			b = b[4+n:]
+		}
+	}
+	return nil
+}
+
+// removeMaterial deletes a job's material and results from the job
+// directory.
+func removeMaterial(dir, id string) {
+	os.Remove(materialPath(dir, id))
+	os.RemoveAll(resultDir(dir, id))
+}
