@@ -26,6 +26,7 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/library"
 	"github.com/cleanroom-dev/cleanroom/internal/release"
+	"github.com/cleanroom-dev/cleanroom/internal/scaleout"
 	"github.com/cleanroom-dev/cleanroom/internal/sqlite"
 	"github.com/cleanroom-dev/cleanroom/internal/statement"
 	"github.com/cleanroom-dev/cleanroom/internal/synth"
@@ -81,6 +82,10 @@ type DemoConfig struct {
 	// Engine runs the room's plans and prepares the uploads: "duckdb"
 	// (and local preparation) by default, or "beam" (docs/scale-out.md).
 	Engine string
+	// Workers, with Engine "beam", is a scale-out worker pool (cleanroom
+	// scaleout-worker on the same data directory) that runs the plans'
+	// steps; the room's agreement names it.
+	Workers string
 	// NoServe stops after setting the room up instead of serving it.
 	NoServe bool
 	// Subscribers and Customers size the synthetic data: the operator's
@@ -156,7 +161,8 @@ func runDemo(ctx context.Context, cfg DemoConfig, out io.Writer, logger *slog.Lo
 		providers = ps
 		cfg.providers = ps
 	}
-	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers, Engine: cfg.Engine}, logger)
+	m := NewMain(ServeConfig{DataDir: cfg.DataDir, Addr: cfg.Addr, Providers: providers, Engine: cfg.Engine,
+		ScaleOut: scaleout.Options{Workers: cfg.Workers}}, logger)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
@@ -276,7 +282,7 @@ func setUpDemoRoom(ctx context.Context, cfg DemoConfig, admin *client.Client, ou
 		step("%s signed a grant for %s: %s", u.party, u.user, roleString(u.roles))
 	}
 
-	if err := demoAgreement(ctx, admin, session, keys, info.ServerID, step); err != nil {
+	if err := demoAgreement(ctx, admin, session, keys, info.ServerID, cfg.Workers, step); err != nil {
 		return nil, err
 	}
 
@@ -469,7 +475,7 @@ var demoDUA []byte
 // demoAgreement has the operator draft the room's data-use agreement and
 // every party sign it, each with its own key, unless one is in force.
 func demoAgreement(ctx context.Context, admin *client.Client, session *demoSession, keys map[string]*keyfile.PartyKeys,
-	server string, step func(string, ...any)) error {
+	server, workers string, step func(string, ...any)) error {
 	olivia := admin.WithToken(session.Users["operator/olivia"])
 	l, err := olivia.ListDUAs(ctx, demoRoom)
 	if err != nil {
@@ -484,6 +490,9 @@ func demoAgreement(ctx context.Context, admin *client.Client, session *demoSessi
 		return fmt.Errorf("demo agreement: %w", err)
 	}
 	d.Type, d.Server, d.Room = cleanroom.DUAType, server, demoRoom
+	if workers != "" {
+		d.ScaleOut = []string{workers}
+	}
 	d.StartsAt = time.Now().UTC().Truncate(time.Second)
 	d.ExpiresAt = d.StartsAt.AddDate(1, 0, 0)
 	b, err := olivia.DraftDUA(ctx, demoRoom, d)
@@ -655,6 +664,7 @@ with --once --json it prints a summary for scripts instead of the steps
 	f.IntVar(&cfg.Subscribers, "subscribers", 100000, "operator subscribers to generate")
 	f.IntVar(&cfg.Customers, "customers", 50000, "bank customers to generate, and as many shoppers of the advertiser")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn or error")
+	f.StringVar(&cfg.Workers, "workers", "", "with --engine beam: a scale-out worker pool (cleanroom scaleout-worker --data on the same directory) to run the plans' steps, named in the room's agreement")
 	f.StringVar(&cfg.Engine, "engine", "duckdb", "duckdb, or beam to prepare the uploads and run the plans as Apache Beam pipelines on Prism (a binary built with make build-beam)")
 	return cmd
 }

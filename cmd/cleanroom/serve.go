@@ -147,11 +147,22 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(uploadDir, 0o700); err != nil {
 		return err
 	}
+	scaleOut := cfg.ScaleOut
+	if scaleOut.Workers != "" {
+		// Workers in other processes read jobs from the data directory.
+		scaleOut.JobDir = scaleOutJobDir(cfg.DataDir)
+		if err := os.MkdirAll(scaleOut.JobDir, 0o700); err != nil {
+			return err
+		}
+		if scaleOut.ZoneSecret, err = zoneSecret(keys.KEK[:]); err != nil {
+			return err
+		}
+	}
 	api, err := httpapi.New(httpapi.Config{
 		DB: db, Logger: m.Logger, Version: version,
 		SigningKey: keys.SigningPublic(), HPKEKey: keys.HPKEPublic(),
 		Opener: keys, Vault: store, UploadDir: uploadDir, Signer: keys.Signing,
-		Engine: cfg.Engine, ScaleOut: cfg.ScaleOut,
+		Engine: cfg.Engine, ScaleOut: scaleOut,
 	})
 	if err != nil {
 		return err
@@ -279,6 +290,7 @@ agreement's retention period (see docs/governance.md).`,
 	f.StringVar(&cfg.Engine, "engine", "duckdb", "engine that runs approved plans when a run names none: duckdb or beam (docs/scale-out.md)")
 	f.StringVar(&cfg.ScaleOut.Runner, "runner", "prism", "where the beam engine runs: prism (in this process) or universal (a job server named by --endpoint)")
 	f.StringVar(&cfg.ScaleOut.Endpoint, "endpoint", "", "the Flink, Spark or Prism job server (host:port) of the universal runner; each room's agreement must name it under scale_out")
+	f.StringVar(&cfg.ScaleOut.Workers, "workers", "", "a worker pool (cleanroom scaleout-worker, host:port) that runs the beam engine's steps instead of this process; each room's agreement must name it under scale_out")
 	f.IntVar(&cfg.ScaleOut.Shards, "shards", 0, "parts each dataset version is read in on the beam engine (default 4)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

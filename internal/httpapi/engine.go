@@ -41,6 +41,8 @@ func checkScaleOut(opts scaleout.Options) error {
 		return fmt.Errorf("the %s runner needs --endpoint, the job server's host:port", scaleout.RunnerUniversal)
 	case opts.Runner != scaleout.RunnerUniversal && opts.Endpoint != "":
 		return fmt.Errorf("an endpoint is for the %s runner; the %s runner runs in this process", scaleout.RunnerUniversal, scaleout.RunnerPrism)
+	case opts.Workers != "" && (opts.JobDir == "" || len(opts.ZoneSecret) < 32):
+		return fmt.Errorf("workers in other processes need a shared job directory and the zone secret")
 	}
 	return nil
 }
@@ -50,11 +52,19 @@ func checkScaleOut(opts scaleout.Options) error {
 // runner's workers and shuffle storage hold the room's sealed rows, so
 // they are part of the isolated zone only if every party agreed to them.
 // Prism in this process needs no naming: it is the room server itself.
+// Workers in other processes (Workers) are named the same way.
 func (s *Server) requireScaleOut(ctx context.Context, room string) error {
 	if !scaleout.Built {
 		return cleanroom.Errorf(cleanroom.EInvalid, "%v", scaleout.ErrNotBuilt)
 	}
-	if s.scaleOut.Runner != scaleout.RunnerUniversal {
+	var named []string
+	if s.scaleOut.Runner == scaleout.RunnerUniversal {
+		named = append(named, s.scaleOut.Endpoint)
+	}
+	if s.scaleOut.Workers != "" {
+		named = append(named, s.scaleOut.Workers)
+	}
+	if len(named) == 0 {
 		return nil
 	}
 	return s.db.View(ctx, func(tx *sqlite.Tx) error {
@@ -62,9 +72,11 @@ func (s *Server) requireScaleOut(ctx context.Context, room string) error {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(d.ScaleOut, s.scaleOut.Endpoint) {
-			return cleanroom.Errorf(cleanroom.EForbidden, "data-use agreement version %d of room %q does not name job server %s in scale_out", d.Version, room, s.scaleOut.Endpoint).
-				WithHint("the Beam engine runs only on a job server every party agreed to: draft a new agreement that lists it under scale_out, or run on duckdb")
+		for _, n := range named {
+			if !slices.Contains(d.ScaleOut, n) {
+				return cleanroom.Errorf(cleanroom.EForbidden, "data-use agreement version %d of room %q does not name %s in scale_out", d.Version, room, n).
+					WithHint("the Beam engine runs only on job servers and workers every party agreed to: draft a new agreement that lists it under scale_out, or run on duckdb")
+			}
 		}
 		return nil
 	})
@@ -77,10 +89,12 @@ func (s *Server) engineLabel(engine string) string {
 	if engine != EngineBeam {
 		return engine
 	}
-	switch s.scaleOut.Runner {
-	case scaleout.RunnerUniversal:
-		return EngineBeam + "/" + scaleout.RunnerUniversal + " " + s.scaleOut.Endpoint
-	default:
-		return EngineBeam + "/" + scaleout.RunnerPrism
+	label := EngineBeam + "/" + scaleout.RunnerPrism
+	if s.scaleOut.Runner == scaleout.RunnerUniversal {
+		label = EngineBeam + "/" + scaleout.RunnerUniversal + " " + s.scaleOut.Endpoint
 	}
+	if s.scaleOut.Workers != "" {
+		label += ", workers " + s.scaleOut.Workers
+	}
+	return label
 }

@@ -484,7 +484,7 @@ func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, re
 		for _, d := range ds {
 			ad := reads[d.Dataset]
 			id, v := vaultID(room, d.Dataset), ad.Version
-			inputs = append(inputs, scaleout.Input{Dataset: d.Dataset, Persons: ad.Rows,
+			inputs = append(inputs, scaleout.Input{Dataset: d.Dataset, Persons: ad.Rows, Source: scaleout.Source{Vault: id, Version: v},
 				Open: func(ctx context.Context) (io.ReadCloser, error) { return s.vault.OpenVersion(ctx, id, v) }})
 		}
 		return scaleout.Run(ctx, plan, inputs, binary.LittleEndian.Uint64(seed[:]), s.scaleOut)

@@ -110,6 +110,17 @@ func Open(dir string, w KeyWrapper) (*Store, error) {
 	return s, nil
 }
 
+// OpenReadOnly returns the Store in dir for reading versions beside the
+// process that owns it (a scale-out worker beside the room server): it
+// recovers nothing, since the owner's writes may be in progress, and its
+// caller only opens versions. dir need not exist yet.
+func OpenReadOnly(dir string, w KeyWrapper) (*Store, error) {
+	if dir == "" || w == nil {
+		return nil, errors.New("open vault: a directory and a key wrapper are required")
+	}
+	return &Store{dir: dir, w: w}, nil
+}
+
 // recover removes temporary files and completes interrupted destructions.
 func (s *Store) recover() error {
 	ents, err := os.ReadDir(s.dir)
