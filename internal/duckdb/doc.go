@@ -55,13 +55,13 @@
 //	  SELECT "_person", "_k0", CAST(<"_m1" clamped to [?, ?]> AS BIGINT) AS "_v1"
 //	  FROM "_d0" JOIN "_d1" USING ("_person")
 //	  QUALIFY row_number() OVER (PARTITION BY "_person"
-//	    ORDER BY (((CAST(? AS HUGEINT) * ? + "_person") % 2305843009213693951
-//	      * ? + "_k0") % 2305843009213693951 * ?) % 2305843009213693951, "_k0") <= ?)
+//	    ORDER BY (((CAST(? AS BIGINT) * ? + "_person") % 2147483647
+//	      * ? + "_k0") % 2147483647 * ?) % 2147483647, "_k0") <= ?)
 //	SELECT "_k0", count(*), sum("_v1"), count("_v1") FROM "_pg" GROUP BY ALL ORDER BY ALL
 //
 // A clamp is "CASE WHEN x < lo THEN lo WHEN x > hi THEN hi ELSE x END",
 // which keeps a missing value missing. The ORDER BY of the QUALIFY clause
-// is engine.Rank in HUGEINT arithmetic, so that every executor keeps the
+// is engine.Rank in BIGINT arithmetic, so that every executor keeps the
 // same groups of a person for the same seed. The QUALIFY clause is left out when the template has fewer groups than
 // L0 + 1, since no person can then exceed L0.
 package duckdb

@@ -126,9 +126,9 @@ func Query(plan *engine.Plan, seed uint64) (string, []any, error) {
 		}
 	}
 	if groups > plan.MaxGroupsPerPerson {
-		// engine.Rank, in 128-bit integers so that no product overflows.
+		// engine.Rank: every product stays below 2^62.
 		a, b := engine.RankParams(seed)
-		rank := "CAST(" + q.arg(b) + " AS HUGEINT)"
+		rank := "CAST(" + q.arg(b) + " AS BIGINT)"
 		for _, x := range append([]string{quote(personColumn)}, keys...) {
 			rank = "(" + rank + " * " + q.arg(a) + " + " + x + ") % " + strconv.FormatInt(engine.RankModulus, 10)
 		}

@@ -1,12 +1,12 @@
 package engine
 
-import "math/bits"
-
-// rankPrime is the Mersenne prime 2^61 − 1, the modulus of Rank.
-const rankPrime = 1<<61 - 1
+// rankPrime is the Mersenne prime 2^31 − 1, the modulus of Rank: every
+// product h·a stays below 2^62, so executors compute Rank in plain 64-bit
+// integers.
+const rankPrime = 1<<31 - 1
 
 // RankParams derives the multiplier and offset of Rank from a run's seed:
-// a in [1, p−1] and b in [0, p−1] for p = 2^61 − 1.
+// a in [1, p−1] and b in [0, p−1] for p = 2^31 − 1.
 func RankParams(seed uint64) (a, b int64) {
 	return int64(splitmix(seed)%(rankPrime-1)) + 1, int64(splitmix(^seed) % rankPrime)
 }
@@ -26,29 +26,24 @@ func splitmix(z uint64) uint64 {
 // (which need a collision) going to the smallest key. It is the
 // polynomial hash
 //
-//	h = b; for x in (person, key[0], key[1], …, 0): h = (h·a + x) mod (2^61 − 1)
+//	h = b; for x in (person, key[0], key[1], …, 0): h = (h·a + x) mod (2^31 − 1)
 //
 // with a and b from RankParams: for a fixed person, two distinct keys
 // collide only when a is a root of a nonzero polynomial of degree at most
-// len(key)+1, so for a uniformly random seed the order is close to uniform
-// (Carter and Wegman, "Universal classes of hash functions", 1979). Every
+// len(key)+1, which for a uniformly random seed happens with probability
+// at most (len(key)+1)/(2^31 − 2), and the order is otherwise close to
+// uniform (Carter and Wegman, "Universal classes of hash functions",
+// 1979). Every
 // executor computes exactly this integer arithmetic, so the DuckDB and
 // Beam engines keep the same groups for the same seed. person and the key
-// indices must not be negative.
+// indices must lie in [0, 2^31).
 func Rank(a, b int64, person int64, key []int) int64 {
-	h := uint64(b)
-	step := func(x uint64) {
-		hi, lo := bits.Mul64(h, uint64(a))
-		lo, c := bits.Add64(lo, x, 0)
-		hi += c
-		_, h = bits.Div64(hi, lo, rankPrime)
-	}
-	step(uint64(person))
+	h := b
+	h = (h*a + person) % rankPrime
 	for _, k := range key {
-		step(uint64(k))
+		h = (h*a + int64(k)) % rankPrime
 	}
-	step(0) // so that the last key is multiplied by a too
-	return int64(h)
+	return h * a % rankPrime // so that the last key is multiplied by a too
 }
 
 // RankModulus is the modulus of Rank, for executors that render it.

@@ -9,7 +9,7 @@ WITH "_d0" AS (
 "_pg" AS (
   SELECT "_person", "_k0", CAST(CASE WHEN "_m1" < ? THEN ? WHEN "_m1" > ? THEN ? ELSE "_m1" END AS BIGINT) AS "_v1"
   FROM "_d0"
-  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY (((CAST(? AS HUGEINT) * ? + "_person") % 2305843009213693951 * ? + "_k0") % 2305843009213693951 * ?) % 2305843009213693951, "_k0") <= ?
+  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY (((CAST(? AS BIGINT) * ? + "_person") % 2147483647 * ? + "_k0") % 2147483647 * ?) % 2147483647, "_k0") <= ?
 )
 SELECT "_k0", count(*) AS "_people", sum("_v1") AS "_s1", count("_v1") AS "_c1"
 FROM "_pg"
@@ -27,8 +27,8 @@ ORDER BY "_k0"
 -- 8: int64 0
 -- 9: int64 1000000
 -- 10: int64 1000000
--- 11: int64 279565198475132803
--- 12: int64 2150242486686805664
--- 13: int64 2150242486686805664
--- 14: int64 2150242486686805664
+-- 11: int64 577662373
+-- 12: int64 659044154
+-- 13: int64 659044154
+-- 14: int64 659044154
 -- 15: int64 1

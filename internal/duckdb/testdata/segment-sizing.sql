@@ -15,7 +15,7 @@ WITH "_d0" AS (
 "_pg" AS (
   SELECT "_person", "_k0", "_k1"
   FROM "_d0" JOIN "_d1" USING ("_person")
-  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY ((((CAST(? AS HUGEINT) * ? + "_person") % 2305843009213693951 * ? + "_k0") % 2305843009213693951 * ? + "_k1") % 2305843009213693951 * ?) % 2305843009213693951, "_k0", "_k1") <= ?
+  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY ((((CAST(? AS BIGINT) * ? + "_person") % 2147483647 * ? + "_k0") % 2147483647 * ? + "_k1") % 2147483647 * ?) % 2147483647, "_k0", "_k1") <= ?
 )
 SELECT "_k0", "_k1", count(*) AS "_people"
 FROM "_pg"
@@ -34,9 +34,9 @@ ORDER BY "_k0", "_k1"
 -- 9: bool false
 -- 10: int64 0
 -- 11: int64 100000000
--- 12: int64 279565198475132803
--- 13: int64 2150242486686805664
--- 14: int64 2150242486686805664
--- 15: int64 2150242486686805664
--- 16: int64 2150242486686805664
+-- 12: int64 577662373
+-- 13: int64 659044154
+-- 14: int64 659044154
+-- 15: int64 659044154
+-- 16: int64 659044154
 -- 17: int64 2

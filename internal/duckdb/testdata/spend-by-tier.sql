@@ -16,7 +16,7 @@ WITH "_d0" AS (
 "_pg" AS (
   SELECT "_person", "_k0", CAST(CASE WHEN "_m1" < ? THEN ? WHEN "_m1" > ? THEN ? ELSE "_m1" END AS BIGINT) AS "_v1", CAST(CASE WHEN "_m2" < ? THEN ? WHEN "_m2" > ? THEN ? ELSE "_m2" END AS BIGINT) AS "_v2", CAST(CASE WHEN "_m3" < ? THEN ? WHEN "_m3" > ? THEN ? ELSE "_m3" END AS BIGINT) AS "_v3"
   FROM "_d0" JOIN "_d1" USING ("_person")
-  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY (((CAST(? AS HUGEINT) * ? + "_person") % 2305843009213693951 * ? + "_k0") % 2305843009213693951 * ?) % 2305843009213693951, "_k0") <= ?
+  QUALIFY row_number() OVER (PARTITION BY "_person" ORDER BY (((CAST(? AS BIGINT) * ? + "_person") % 2147483647 * ? + "_k0") % 2147483647 * ?) % 2147483647, "_k0") <= ?
 )
 SELECT "_k0", count(*) AS "_people", sum("_v1") AS "_s1", count("_v1") AS "_c1", sum("_v2") AS "_s2", count("_v2") AS "_c2", sum("_v3") AS "_s3", count("_v3") AS "_c3"
 FROM "_pg"
@@ -57,8 +57,8 @@ ORDER BY "_k0"
 -- 31: int64 0
 -- 32: int64 10
 -- 33: int64 10
--- 34: int64 279565198475132803
--- 35: int64 2150242486686805664
--- 36: int64 2150242486686805664
--- 37: int64 2150242486686805664
+-- 34: int64 577662373
+-- 35: int64 659044154
+-- 36: int64 659044154
+-- 37: int64 659044154
 -- 38: int64 1
