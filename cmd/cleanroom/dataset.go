@@ -251,6 +251,8 @@ binary built with 'make build-beam' (docs/scale-out.md).`,
 	cmd.Flags().StringVar(&f.engine, "engine", "local", "prepare on this machine (local) or as an Apache Beam pipeline over every file --file matches (beam; docs/scale-out.md)")
 	cmd.Flags().StringVar(&f.scaleOut.Runner, "runner", "prism", "with --engine beam: prism (in this process) or universal (your Flink or Spark job server at --endpoint)")
 	cmd.Flags().StringVar(&f.scaleOut.Endpoint, "endpoint", "", "with --runner universal: the job server's host:port")
+	cmd.Flags().StringVar(&f.scaleOut.Workers, "workers", "", "with --engine beam: your worker pool (cleanroom scaleout-worker --keys), host:port")
+	cmd.Flags().StringVar(&f.scaleOut.JobDir, "job-dir", "", "with --workers: the job directory the worker pool shares (its --jobs)")
 	cmd.Flags().StringVar(&f.scaleOut.ShardDir, "shard-dir", "", "with --engine beam: keep the sealed shards here (default: a temporary directory, removed)")
 	return cmd
 }
@@ -350,7 +352,16 @@ func uploadDataset(ctx context.Context, c *client.Client, dataset string, f uplo
 	}
 	var p *prepare.Prepared
 	if f.engine == "beam" {
-		p, err = scaleout.Prepare(ctx, f.file, tabular.Format(f.format), pcfg, f.scaleOut)
+		opts := f.scaleOut
+		if opts.Workers != "" {
+			if opts.JobDir == "" {
+				return nil, fmt.Errorf("--workers needs --job-dir, the job directory the worker pool shares")
+			}
+			if opts.ZoneSecret, err = scaleout.PartyZoneSecret(keys); err != nil {
+				return nil, err
+			}
+		}
+		p, err = scaleout.Prepare(ctx, f.file, tabular.Format(f.format), pcfg, opts)
 	} else {
 		p, err = prepare.Prepare(ctx, f.file, tabular.Format(f.format), pcfg)
 	}

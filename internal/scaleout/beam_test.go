@@ -20,6 +20,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
 )
 
@@ -31,7 +32,27 @@ const jobServerEnv = "CLEANROOM_TEST_PRISM_JOB_SERVER"
 // "port,jobdir,zone secret in hex".
 const workerPoolEnv = "CLEANROOM_TEST_WORKER_POOL"
 
+// partyPoolEnv makes the test binary a party's worker pool:
+// "port,jobdir,key directory".
+const partyPoolEnv = "CLEANROOM_TEST_PARTY_POOL"
+
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(partyPoolEnv); cfg != "" {
+		f := strings.Split(cfg, ",")
+		keys, err := keyfile.LoadParty(f[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		zone, _ := PartyZoneSecret(keys)
+		l, err := net.Listen("tcp", "127.0.0.1:"+f[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, ServeWorkers(context.Background(), l, WorkerConfig{JobDir: f[1], ZoneSecret: zone, Party: keys}))
+		os.Exit(2)
+	}
 	if cfg := os.Getenv(workerPoolEnv); cfg != "" {
 		f := strings.Split(cfg, ",")
 		zone, _ := hex.DecodeString(f[2])
@@ -258,5 +279,87 @@ func TestBeamWorkerPool(t *testing.T) {
 	opts.ZoneSecret = make([]byte, 32)
 	if _, err := Run(context.Background(), shippedPlans(t)["spend-by-tier"], ins, 8, opts); err == nil {
 		t.Error("a run whose material the workers cannot open succeeded")
+	}
+}
+
+// startPool starts the test binary as a worker pool with env set to
+// value(port) and returns its address.
+func startPool(t *testing.T, env string, value func(port int) string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+value(port), "TMPDIR="+t.TempDir())
+	var log syncBuffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker pool did not listen: %s", log.String())
+		}
+	}
+}
+
+// TestBeamPartyWorkerPool prepares files on a party's worker pool in
+// another process, which holds the party's keys and shares the job
+// directory and the files: the same payload and manifests as the
+// in-process preparation. A pool with another party's keys refuses.
+func TestBeamPartyWorkerPool(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir, all := prepFiles(t, 3, 120)
+	cfg := prepConfig(t)
+	keyDir := filepath.Join(t.TempDir(), "keys")
+	keys, err := keyfile.CreateParty(keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Keys = keys
+	want, err := prepare.Prepare(context.Background(), all, "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobDir := t.TempDir()
+	addr := startPool(t, partyPoolEnv, func(port int) string { return fmt.Sprintf("%d,%s,%s", port, jobDir, keyDir) })
+	zone, err := PartyZoneSecret(cfg.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	here := 0
+	cfg.Progress = func(stage string, _, _ int) {
+		if stage == "files" {
+			here++
+		}
+	}
+	opts := PrepareOptions{Options: Options{Workers: addr, JobDir: jobDir, ZoneSecret: zone}}
+	got, err := Prepare(context.Background(), filepath.Join(dir, "*.csv"), "", cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePrepared(t, got, want)
+	if here != 0 {
+		t.Errorf("%d files were prepared in this process, not on the pool", here)
+	}
+	if left, _ := os.ReadDir(jobDir); len(left) != 0 {
+		t.Errorf("the job directory keeps %d entries", len(left))
+	}
+
+	other := prepConfig(t)
+	otherZone, _ := PartyZoneSecret(other.Keys)
+	opts.ZoneSecret = otherZone
+	if _, err := Prepare(context.Background(), filepath.Join(dir, "*.csv"), "", other, opts); err == nil {
+		t.Error("another party's preparation ran on this party's pool")
 	}
 }

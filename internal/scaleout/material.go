@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -18,7 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cleanroom-dev/cleanroom"
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
+	"github.com/cleanroom-dev/cleanroom/internal/prepare"
+	"github.com/cleanroom-dev/cleanroom/internal/tabular"
 )
 
 // Workers in other processes. A worker pool (ServeWorkers) runs Beam's
@@ -87,46 +92,18 @@ func (j *job) writeMaterial(dir string, zone []byte) error {
 		m.Sources = append(m.Sources, in.Source)
 		m.Persons = append(m.Persons, in.Persons)
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&m); err != nil {
-		return fmt.Errorf("scale-out: encode job: %w", err)
-	}
-	defer clear(buf.Bytes())
-	a, err := materialKey(zone, j.id)
-	if err != nil {
-		return err
-	}
-	nonce := make([]byte, a.NonceSize())
-	rand.Read(nonce)
-	sealed := a.Seal(nonce, nonce, buf.Bytes(), []byte(j.id))
 	if err := os.MkdirAll(resultDir(dir, j.id), 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(materialPath(dir, j.id), sealed)
+	return sealMaterial(materialPath(dir, j.id), zone, j.id, &m)
 }
 
 // readMaterial opens a job's material and makes the job, its inputs
 // opened through open.
 func readMaterial(dir string, zone []byte, id string, open func(context.Context, Source) (io.ReadCloser, error)) (*job, error) {
-	sealed, err := os.ReadFile(materialPath(dir, id))
-	if err != nil {
-		return nil, fmt.Errorf("scale-out job %s: %w", id, err)
-	}
-	a, err := materialKey(zone, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < a.NonceSize() {
-		return nil, fmt.Errorf("scale-out job %s: %w", id, errSealed)
-	}
-	plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("scale-out job %s: the material does not open under this worker's zone secret", id)
-	}
-	defer clear(plain)
 	var m material
-	if err := gob.NewDecoder(bytes.NewReader(plain)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("scale-out job %s: %w", id, err)
+	if err := openMaterial(materialPath(dir, id), zone, id, &m); err != nil {
+		return nil, err
 	}
 	if m.ID != id || m.Plan == nil || len(m.Sources) != len(m.Plan.Datasets) || len(m.Persons) != len(m.Sources) || m.Shards < 1 {
 		return nil, fmt.Errorf("scale-out job %s: malformed material", id)
@@ -152,8 +129,11 @@ type WorkerConfig struct {
 	// ZoneSecret is the secret the material is sealed under
 	// (Options.ZoneSecret).
 	ZoneSecret []byte
-	// Open opens an input's version.
+	// Open opens an input's version, for a pool of the room's zone.
 	Open func(context.Context, Source) (io.ReadCloser, error)
+	// Party is the party's keys, for a pool of a party's own machines
+	// that prepares uploads.
+	Party *keyfile.PartyKeys
 }
 
 // worker is this process's worker pool configuration, set by
@@ -164,6 +144,8 @@ var worker struct {
 	zone   []byte
 	open   func(context.Context, Source) (io.ReadCloser, error)
 	jobs   map[string]*job
+	party  *keyfile.PartyKeys
+	preps  map[string]*prepJob
 }
 
 // remoteJob returns the job of a worker pool in this process, loading its
@@ -197,6 +179,12 @@ func forgetRemoteJobs() {
 		if _, err := os.Stat(materialPath(worker.jobDir, id)); err != nil {
 			j.keys.wipe()
 			delete(worker.jobs, id)
+		}
+	}
+	for id, j := range worker.preps {
+		if _, err := os.Stat(prepMaterialPath(worker.jobDir, id)); err != nil {
+			j.keys.wipe()
+			delete(worker.preps, id)
 		}
 	}
 }
@@ -269,4 +257,105 @@ func (j *job) readResults(dir string) error {
 func removeMaterial(dir, id string) {
 	os.Remove(materialPath(dir, id))
 	os.RemoveAll(resultDir(dir, id))
+}
+
+// prepMaterial is what a worker of a party's pool needs of a
+// preparation. The party's keys are not in it: the pool holds them.
+type prepMaterial struct {
+	ID                           string
+	Files                        []string
+	Format                       string
+	Server, Room, Party, Dataset string
+	Version                      int
+	Schema                       *cleanroom.Schema
+	Region                       string
+	Gmail                        bool
+	HMACSecret                   []byte
+	ShardDir                     string
+	Seal, MAC                    [32]byte
+	SigningKey                   []byte // the party's public key, which the pool's keys must match
+}
+
+func prepMaterialPath(dir, id string) string { return filepath.Join(dir, id+".prep") }
+
+// writeMaterial seals a preparation's material into the job directory.
+func (j *prepJob) writeMaterial(dir string, zone []byte) error {
+	c := j.cfg
+	m := prepMaterial{ID: j.id, Files: j.files, Format: string(j.format), Server: c.Server, Room: c.Room, Party: c.Party,
+		Dataset: c.Dataset, Version: c.Version, Schema: c.Schema, Region: c.Region, Gmail: c.Gmail, HMACSecret: c.HMACSecret,
+		ShardDir: j.dir, Seal: j.keys.seal, MAC: j.keys.mac, SigningKey: c.Keys.Signing.Public().(ed25519.PublicKey)}
+	return sealMaterial(prepMaterialPath(dir, j.id), zone, j.id, &m)
+}
+
+func sealMaterial(path string, zone []byte, id string, m any) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(m); err != nil {
+		return fmt.Errorf("scale-out: encode job: %w", err)
+	}
+	defer clear(buf.Bytes())
+	a, err := materialKey(zone, id)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	return writeAtomic(path, a.Seal(nonce, nonce, buf.Bytes(), []byte(id)))
+}
+
+func openMaterial(path string, zone []byte, id string, m any) error {
+	sealed, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("scale-out job %s: %w", id, err)
+	}
+	a, err := materialKey(zone, id)
+	if err != nil {
+		return err
+	}
+	if len(sealed) < a.NonceSize() {
+		return fmt.Errorf("scale-out job %s: %w", id, errSealed)
+	}
+	plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(id))
+	if err != nil {
+		return fmt.Errorf("scale-out job %s: the material does not open under this worker's zone secret", id)
+	}
+	defer clear(plain)
+	if err := gob.NewDecoder(bytes.NewReader(plain)).Decode(m); err != nil {
+		return fmt.Errorf("scale-out job %s: %w", id, err)
+	}
+	return nil
+}
+
+// remotePrep returns the preparation of a party's worker pool in this
+// process, loading its material on first use.
+func remotePrep(id string) (*prepJob, error) {
+	worker.Lock()
+	defer worker.Unlock()
+	if worker.party == nil {
+		return nil, fmt.Errorf("scale-out preparation %s is not running in this process", id)
+	}
+	if j := worker.preps[id]; j != nil {
+		return j, nil
+	}
+	var m prepMaterial
+	if err := openMaterial(prepMaterialPath(worker.jobDir, id), worker.zone, id, &m); err != nil {
+		return nil, err
+	}
+	if m.ID != id || m.Schema == nil || len(m.Files) == 0 {
+		return nil, fmt.Errorf("scale-out preparation %s: malformed material", id)
+	}
+	if !bytes.Equal(m.SigningKey, worker.party.Signing.Public().(ed25519.PublicKey)) {
+		return nil, fmt.Errorf("scale-out preparation %s is party %s's; this pool holds another party's keys", id, m.Party)
+	}
+	cfg := prepare.Config{Server: m.Server, Room: m.Room, Party: m.Party, Dataset: m.Dataset, Version: m.Version,
+		Schema: m.Schema, Keys: worker.party, Region: m.Region, Gmail: m.Gmail, HMACSecret: m.HMACSecret}
+	j := &prepJob{id: id, files: m.Files, format: tabular.Format(m.Format), cfg: cfg, dir: m.ShardDir,
+		keys: &jobKeys{id: id, seal: m.Seal, mac: m.MAC}}
+	clear(m.Seal[:])
+	clear(m.MAC[:])
+	j.opener.keys = j.keys
+	if worker.preps == nil {
+		worker.preps = map[string]*prepJob{}
+	}
+	worker.preps[id] = j
+	return j, nil
 }

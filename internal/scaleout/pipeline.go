@@ -288,7 +288,7 @@ func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg pre
 	}
 	dir := opts.ShardDir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "cleanroom-shards-*"); err != nil {
+		if dir, err = os.MkdirTemp(opts.JobDir, "cleanroom-shards-*"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
@@ -307,6 +307,12 @@ func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg pre
 	}
 	// Reshuffle spreads the files over the workers.
 	beam.ParDo0(s, &prepareFn{Job: j.id}, beam.Reshuffle(s, beam.CreateList(s, ids)))
+	if opts.Workers != "" {
+		if err := j.writeMaterial(opts.JobDir, opts.ZoneSecret); err != nil {
+			return nil, err
+		}
+		defer os.Remove(prepMaterialPath(opts.JobDir, j.id))
+	}
 	if err := execute(ctx, p, opts.Options); err != nil {
 		j.mu.Lock()
 		jerr := j.err
@@ -323,12 +329,12 @@ func Prepare(ctx context.Context, pattern string, format tabular.Format, cfg pre
 // starts one per worker it needs (Beam's EXTERNAL environment), in this
 // process. It returns when ctx is done.
 func ServeWorkers(ctx context.Context, lis net.Listener, cfg WorkerConfig) error {
-	if cfg.JobDir == "" || len(cfg.ZoneSecret) < 32 || cfg.Open == nil {
-		return fmt.Errorf("scale-out workers: a job directory, the zone secret and an opener are required")
+	if cfg.JobDir == "" || len(cfg.ZoneSecret) < 32 || (cfg.Open == nil) == (cfg.Party == nil) {
+		return fmt.Errorf("scale-out workers: a job directory, the zone secret, and either an opener of the room's versions or a party's keys are required")
 	}
 	initOnce.Do(initBeam)
 	worker.Lock()
-	worker.jobDir, worker.zone, worker.open = cfg.JobDir, cfg.ZoneSecret, cfg.Open
+	worker.jobDir, worker.zone, worker.open, worker.party = cfg.JobDir, cfg.ZoneSecret, cfg.Open, cfg.Party
 	worker.Unlock()
 	srv := grpc.NewServer()
 	pool := &workerPool{root: ctx, workers: map[string]context.CancelFunc{}}

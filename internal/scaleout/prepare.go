@@ -3,7 +3,9 @@ package scaleout
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
 	"github.com/cleanroom-dev/cleanroom/internal/tabular"
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
@@ -28,11 +31,21 @@ import (
 // preparation of the files' rows in that order would.
 
 // PrepareOptions say where a preparation runs and where its shards go.
+// With Options.Workers, a party's own worker pool prepares the files: it
+// holds the party's keys and shares Options.JobDir, the files and the
+// shards with this process, and ZoneSecret is PartyZoneSecret of its keys.
 type PrepareOptions struct {
 	Options
-	// ShardDir receives the sealed shards. Default: a temporary directory,
-	// removed when Prepare returns.
+	// ShardDir receives the sealed shards. Default: a temporary directory
+	// (in JobDir with Workers), removed when Prepare returns.
 	ShardDir string
+}
+
+// PartyZoneSecret is the secret a party's process and its worker pool
+// seal preparations' material under, derived from the party's signing
+// key.
+func PartyZoneSecret(keys *keyfile.PartyKeys) ([]byte, error) {
+	return hkdf.Key(sha256.New, keys.Signing.Seed(), nil, "cleanroom scale-out party zone v1", 32)
 }
 
 // prepJob is a preparation's state in this process.
@@ -88,11 +101,10 @@ func (j *prepJob) finish() {
 }
 
 func lookupPrep(id string) (*prepJob, error) {
-	v, ok := prepJobs.Load(id)
-	if !ok {
-		return nil, fmt.Errorf("scale-out preparation %s is not running in this process", id)
+	if v, ok := prepJobs.Load(id); ok {
+		return v.(*prepJob), nil
 	}
-	return v.(*prepJob), nil
+	return remotePrep(id)
 }
 
 func (j *prepJob) fail(err error) error {
