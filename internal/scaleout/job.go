@@ -324,21 +324,19 @@ func (j *job) collect(key []byte, values func(*[]byte) bool) error {
 		}
 	}
 	if sum != nil {
-		j.merge(sum)
+		j.set(sum)
 	}
 	return nil
 }
 
-// merge adds a group's partial to the job's result.
-func (j *job) merge(p *partial) {
+// set records a group's total. The second shuffle hands each group to
+// one step, once, with all its partials: a group seen again comes from a
+// retried bundle and has the same total, so it replaces the first rather
+// than adding to it.
+func (j *job) set(p *partial) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	k := string(encodeInts(nil, p.key))
-	if g := j.groups[k]; g != nil {
-		g.merge(p)
-	} else {
-		j.groups[k] = p
-	}
+	j.groups[string(encodeInts(nil, p.key))] = p
 }
 
 // result returns the groups with at least one person, sorted by key, as

@@ -217,7 +217,9 @@ func appendChunk(b, chunk []byte) []byte {
 	return append(append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)), chunk...)
 }
 
-// readResults merges the groups the workers of other processes wrote.
+// readResults reads the groups the workers of other processes wrote; a
+// group written twice (by a retried bundle) has the same total both
+// times.
 func (j *job) readResults(dir string) error {
 	files, err := filepath.Glob(filepath.Join(resultDir(dir, j.id), "*.sealed"))
 	if err != nil {
@@ -245,7 +247,7 @@ func (j *job) readResults(dir string) error {
 			if err != nil || len(p.key) != len(j.plan.Keys) || len(p.sums) != len(j.plan.Metrics) {
 				return fmt.Errorf("scale-out results %s: %w", f, errRecord)
 			}
-			j.merge(p)
+			j.set(p)
 			b = b[4+n:]
 		}
 	}
