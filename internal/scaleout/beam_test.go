@@ -41,46 +41,84 @@ func TestMain(m *testing.M) {
 		f := strings.Split(cfg, ",")
 		keys, err := keyfile.LoadParty(f[2])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			exitChild(err)
 		}
 		zone, _ := PartyZoneSecret(keys)
-		l, err := net.Listen("tcp", "127.0.0.1:"+f[0])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, ServeWorkers(context.Background(), l, WorkerConfig{JobDir: f[1], ZoneSecret: zone, Party: keys}))
-		os.Exit(2)
+		serveChild(f[0], WorkerConfig{JobDir: f[1], ZoneSecret: zone, Party: keys})
 	}
 	if cfg := os.Getenv(workerPoolEnv); cfg != "" {
 		f := strings.Split(cfg, ",")
 		zone, _ := hex.DecodeString(f[2])
-		l, err := net.Listen("tcp", "127.0.0.1:"+f[0])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		err = ServeWorkers(context.Background(), l, WorkerConfig{JobDir: f[1], ZoneSecret: zone,
+		serveChild(f[0], WorkerConfig{JobDir: f[1], ZoneSecret: zone,
 			Open: func(_ context.Context, s Source) (io.ReadCloser, error) { return os.Open(s.Path) }})
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
 	}
 	if port := os.Getenv(jobServerEnv); port != "" {
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			exitChild(err)
 		}
 		ctx, cancel := context.WithCancelCause(context.Background())
 		if _, err := prism.CreateJobServer(ctx, prism.Options{Port: p, IdleShutdownTimeout: 5 * time.Minute, CancelFn: cancel}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			exitChild(err)
 		}
 		<-ctx.Done()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// serveChild serves a worker pool on port, as a child process.
+func serveChild(port string, cfg WorkerConfig) {
+	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		exitChild(err)
+	}
+	exitChild(ServeWorkers(context.Background(), l, cfg))
+}
+
+func exitChild(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(2)
+}
+
+// child is the test binary started as a job server or a worker pool.
+type child struct {
+	addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	tmp  string // its TMPDIR
+}
+
+// startChild starts the test binary with env set to value(port), a free
+// port, and waits until it listens there.
+func startChild(t *testing.T, env string, value func(port int) string) *child {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: exec.Command(exe, "-test.run=^$"), log: &syncBuffer{}, tmp: t.TempDir()}
+	c.cmd.Env = append(os.Environ(), env+"="+value(port), "TMPDIR="+c.tmp)
+	c.cmd.Stderr = c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", c.addr); err == nil {
+			conn.Close()
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child process did not listen on %s: %s", c.addr, c.log.String())
+		}
+	}
 }
 
 // TestBeamMatchesDuckDB runs every shipped plan template on Beam (Prism,
@@ -109,37 +147,8 @@ func TestBeamMatchesDuckDB(t *testing.T) {
 // Prism job server in a separate process on loopback: the path a Flink or
 // Spark job server takes.
 func TestBeamJobServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), jobServerEnv+"="+strconv.Itoa(port), "TMPDIR="+t.TempDir())
-	var log syncBuffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	endpoint := "localhost:" + strconv.Itoa(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", endpoint)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job server did not listen on %s: %v", endpoint, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	js := startChild(t, jobServerEnv, strconv.Itoa)
+	endpoint, cmd, log := js.addr, js.cmd, js.log
 
 	vs := synthRoom(t, 2000, 600, 12)
 	plans := shippedPlans(t)
@@ -238,31 +247,8 @@ func TestBeamWorkerPool(t *testing.T) {
 	for i := range zone {
 		zone[i] = byte(i * 7)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%x", workerPoolEnv, port, jobDir, zone), "TMPDIR="+t.TempDir())
-	var log syncBuffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker pool did not listen: %s", log.String())
-		}
-	}
+	pool := startChild(t, workerPoolEnv, func(port int) string { return fmt.Sprintf("%d,%s,%x", port, jobDir, zone) })
+	addr, log := pool.addr, pool.log
 	opts := Options{Shards: 2, Workers: addr, JobDir: jobDir, ZoneSecret: zone}
 	for name, plan := range shippedPlans(t) {
 		want := runDuckDB(t, plan, vs, 8)
@@ -279,37 +265,6 @@ func TestBeamWorkerPool(t *testing.T) {
 	opts.ZoneSecret = make([]byte, 32)
 	if _, err := Run(context.Background(), shippedPlans(t)["spend-by-tier"], ins, 8, opts); err == nil {
 		t.Error("a run whose material the workers cannot open succeeded")
-	}
-}
-
-// startPool starts the test binary as a worker pool with env set to
-// value(port) and returns its address.
-func startPool(t *testing.T, env string, value func(port int) string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), env+"="+value(port), "TMPDIR="+t.TempDir())
-	var log syncBuffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker pool did not listen: %s", log.String())
-		}
 	}
 }
 
@@ -332,7 +287,7 @@ func TestBeamPartyWorkerPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobDir := t.TempDir()
-	addr := startPool(t, partyPoolEnv, func(port int) string { return fmt.Sprintf("%d,%s,%s", port, jobDir, keyDir) })
+	addr := startChild(t, partyPoolEnv, func(port int) string { return fmt.Sprintf("%d,%s,%s", port, jobDir, keyDir) }).addr
 	zone, err := PartyZoneSecret(cfg.Keys)
 	if err != nil {
 		t.Fatal(err)

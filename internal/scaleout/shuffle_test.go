@@ -10,14 +10,11 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -136,39 +133,6 @@ func markers() [][]byte {
 	return out
 }
 
-// startJobServer starts the test binary as a Prism job server in its own
-// process, with its own temporary directory.
-func startJobServer(t *testing.T) (endpoint string, cmd *exec.Cmd, tmp string) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp = t.TempDir()
-	cmd = exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), jobServerEnv+"="+strconv.Itoa(port), "TMPDIR="+tmp)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	endpoint = "localhost:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", endpoint); err == nil {
-			c.Close()
-			return endpoint, cmd, tmp
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job server did not listen on %s", endpoint)
-		}
-	}
-}
-
 // scanProcess reads every readable mapping of a process's memory and
 // returns the markers found in it.
 func scanProcess(t *testing.T, pid int, marks [][]byte) []string {
@@ -260,7 +224,8 @@ func TestBeamShuffleHoldsNoPlaintext(t *testing.T) {
 	if len(want.Groups) != 2 || want.Groups[0].People != 200 {
 		t.Fatalf("the marked data gives %+v, want two groups of 200", want.Groups)
 	}
-	endpoint, server, serverTmp := startJobServer(t)
+	js := startChild(t, jobServerEnv, strconv.Itoa)
+	endpoint, server, serverTmp := js.addr, js.cmd, js.tmp
 	ownTmp := t.TempDir()
 	t.Setenv("TMPDIR", ownTmp)
 	got, err := Run(context.Background(), plan, ins, 3, Options{Runner: RunnerUniversal, Endpoint: endpoint, Shards: 2})
