@@ -144,9 +144,7 @@ func (s *Server) planQuery(ctx context.Context, room, name string, version int, 
 	case t.Attribution != nil:
 		q.metrics = attributionMetrics(t.Attribution)
 	default:
-		for _, m := range q.plan.Metrics {
-			q.metrics = append(q.metrics, release.Metric{Name: m.Name, Kind: string(m.Kind), Lo: m.Lo, Hi: m.Hi, Decimals: m.Column.Scale})
-		}
+		q.metrics = release.PlanMetrics(q.plan)
 	}
 	limit, err := dp.DeltaLimit(size)
 	if err != nil {
@@ -340,7 +338,7 @@ func (s *Server) RunQuery(ctx context.Context, room, name string, version int, p
 	default:
 		var res *engine.Result
 		if res, err = s.execute(ctx, room, q.plan, reads, q.datasets, engineName); err == nil {
-			groups = allGroups(q.plan, res)
+			groups = release.PlanGroups(q.plan, res)
 		}
 	}
 	if err != nil {
@@ -512,38 +510,4 @@ func (s *Server) execute(ctx context.Context, room string, plan *engine.Plan, re
 		}
 	}
 	return db.Run(ctx, plan, binary.LittleEndian.Uint64(seed[:]))
-}
-
-// allGroups lists every group of the plan's declared domains, with the
-// engine's aggregates where it found people and zero elsewhere: a group
-// with no one is suppressed like any small one.
-func allGroups(plan *engine.Plan, res *engine.Result) []release.Group {
-	found := map[string]engine.Group{}
-	for _, g := range res.Groups {
-		found[fmt.Sprint(g.Key)] = g
-	}
-	var out []release.Group
-	var walk func(i int, key []int)
-	walk = func(i int, key []int) {
-		if i == len(plan.Keys) {
-			labels := make([]string, len(key))
-			for j, k := range key {
-				labels[j] = plan.Keys[j].Labels[k]
-			}
-			g := release.Group{Key: labels, Sums: make([]int64, len(plan.Metrics)), Counts: make([]int64, len(plan.Metrics))}
-			if e, ok := found[fmt.Sprint(key)]; ok {
-				g.People = e.People
-				for m, a := range e.Metrics {
-					g.Sums[m], g.Counts[m] = a.Sum, a.Count
-				}
-			}
-			out = append(out, g)
-			return
-		}
-		for k := range plan.Keys[i].Groups() {
-			walk(i+1, append(append([]int(nil), key...), k))
-		}
-	}
-	walk(0, nil)
-	return out
 }

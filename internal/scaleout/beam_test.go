@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,8 +21,11 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
+	"github.com/cleanroom-dev/cleanroom/internal/dp"
+	"github.com/cleanroom-dev/cleanroom/internal/engine"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
+	"github.com/cleanroom-dev/cleanroom/internal/release"
 )
 
 // jobServerEnv makes the test binary a Prism job server on the port it
@@ -139,6 +143,15 @@ func TestBeamMatchesDuckDB(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameResult(t, name, got, want)
+			// And the same release, with the privacy core's deterministic
+			// noise stand-in in place of the secure noise.
+			beamRelease, duckRelease := releaseOf(t, plan, got), releaseOf(t, plan, want)
+			if !reflect.DeepEqual(beamRelease, duckRelease) {
+				t.Fatalf("releases differ:\n beam   %+v\n duckdb %+v", beamRelease, duckRelease)
+			}
+			if len(beamRelease.Cells) == 0 {
+				t.Fatal("the release shows no cell: the comparison checks nothing")
+			}
 		})
 	}
 }
@@ -317,4 +330,18 @@ func TestBeamPartyWorkerPool(t *testing.T) {
 	if _, err := Prepare(context.Background(), filepath.Join(dir, "*.csv"), "", other, opts); err == nil {
 		t.Error("another party's preparation ran on this party's pool")
 	}
+}
+
+// releaseOf releases a result through the output controls of its plan
+// with dp.ZeroNoise, as the room does (every group of the plan's domain,
+// selection, noise, coarsening).
+func releaseOf(t *testing.T, plan *engine.Plan, res *engine.Result) *release.Release {
+	t.Helper()
+	c := plan.Controls
+	r, err := release.Apply(release.Controls{MinGroupSize: 10, Rho: c.Rho, Epsilon: c.Epsilon, L0: c.MaxGroupsPerPerson,
+		Coarsen: c.Coarsen, SelectionEpsilon: 1, SelectionDelta: 1e-6, Noise: dp.ZeroNoise{}}, release.PlanMetrics(plan), release.PlanGroups(plan, res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
