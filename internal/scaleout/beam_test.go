@@ -132,7 +132,13 @@ func TestBeamMatchesDuckDB(t *testing.T) {
 	vs := synthRoom(t, 3000, 800, 11)
 	for name, plan := range shippedPlans(t) {
 		t.Run(name, func(t *testing.T) {
-			t.Setenv("TMPDIR", t.TempDir())
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			defer func() {
+				if left, _ := os.ReadDir(tmp); len(left) != 0 {
+					t.Errorf("the run left %d files in the temporary directory", len(left))
+				}
+			}()
 			const seed = 99
 			want := runDuckDB(t, plan, vs, seed)
 			if len(want.Groups) == 0 {

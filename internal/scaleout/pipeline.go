@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -202,6 +203,20 @@ func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
 		defer os.Remove(f.Name())
 		*jobopts.EnvironmentType, *jobopts.EnvironmentConfig, *jobopts.WorkerBinary = "EXTERNAL", opts.Workers, f.Name()
 	}
+	// The SDK leaves an empty placeholder file per LOOPBACK job in the
+	// temporary directory (apache/beam#27569): remove this job's.
+	if opts.Workers == "" {
+		before := loopbackFiles()
+		defer func() {
+			for f := range loopbackFiles() {
+				if !before[f] {
+					if st, err := os.Stat(f); err == nil && st.Size() == 0 {
+						os.Remove(f)
+					}
+				}
+			}
+		}()
+	}
 	var err error
 	switch opts.Runner {
 	case RunnerUniversal:
@@ -225,6 +240,16 @@ func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
 		}
 	}
 	return err
+}
+
+// loopbackFiles lists the SDK's LOOPBACK placeholder files.
+func loopbackFiles() map[string]bool {
+	names, _ := filepath.Glob(filepath.Join(os.TempDir(), "beamloopbackworker-*"))
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
 }
 
 // initBeam initialises the SDK once per process.
