@@ -170,10 +170,12 @@ func (j *job) shardIDs() []int {
 	return ids
 }
 
-// readShard reads one shard of a dataset version: the rows whose index is
-// the shard's modulo the shard count. It decrypts the version, evaluates
-// the plan on each of its rows that has a room person, and emits each
-// kept row sealed, under its person's shuffle key.
+// readShard reads one shard of a dataset version: the rows of the
+// people whose number is the shard's modulo the shard count. It decrypts
+// the version, evaluates the plan on each of the shard's rows, and emits
+// each person's kept rows as one sealed value under the person's shuffle
+// key: the shuffle carries one element per person and dataset, not one
+// per row.
 func (j *job) readShard(ctx context.Context, shard int, s *sealer, emit func(key, value []byte)) error {
 	d, part := shard/j.shards, shard%j.shards
 	if d < 0 || d >= len(j.inputs) {
@@ -197,11 +199,12 @@ func (j *job) readShard(ctx context.Context, shard int, s *sealer, emit func(key
 	if err != nil {
 		return j.fail(err)
 	}
-	var pk [4]byte
+	// Each person's records, each prefixed by its length.
+	people := map[int32][]byte{}
 	for i := 0; ; i++ {
-		if i%j.shards != part || (i < len(in.Persons) && in.Persons[i] < 0) {
+		if i >= len(in.Persons) || in.Persons[i] < 0 || int(in.Persons[i])%j.shards != part {
 			if err := rd.Skip(); err == io.EOF {
-				return nil
+				break
 			} else if err != nil {
 				return j.fail(fmt.Errorf("load %s: %w", name, err))
 			}
@@ -209,7 +212,7 @@ func (j *job) readShard(ctx context.Context, shard int, s *sealer, emit func(key
 		}
 		r, err := rd.Next()
 		if err == io.EOF {
-			return nil
+			break
 		}
 		if err != nil {
 			return j.fail(fmt.Errorf("load %s: %w", name, err))
@@ -226,10 +229,18 @@ func (j *job) readShard(ctx context.Context, shard int, s *sealer, emit func(key
 		if !ok {
 			continue
 		}
-		binary.BigEndian.PutUint32(pk[:], uint32(rec.person))
-		key := j.keys.shuffleKey(kindPerson, pk[:])
-		emit(key, s.seal(kindPerson, key, rec.encode()))
+		b := rec.encode()
+		people[rec.person] = append(binary.AppendUvarint(people[rec.person], uint64(len(b))), b...)
 	}
+	var pk [4]byte
+	for person, recs := range people {
+		binary.BigEndian.PutUint32(pk[:], uint32(person))
+		key := j.keys.shuffleKey(kindPerson, pk[:])
+		emit(key, s.seal(kindPerson, key, recs))
+		clear(recs)
+		delete(people, person)
+	}
+	return nil
 }
 
 // bound opens the sealed records of one person and adds the person's
@@ -242,12 +253,19 @@ func (j *job) bound(key []byte, values func(*[]byte) bool, acc map[string]*parti
 		if err != nil {
 			return j.fail(err)
 		}
-		r, err := decodeRecord(plain)
-		clear(plain)
-		if err != nil || r.dataset >= len(j.plan.Datasets) {
-			return j.fail(fmt.Errorf("scale-out: %w", errRecord))
+		for rest := plain; len(rest) > 0; {
+			n, k := binary.Uvarint(rest)
+			if k <= 0 || n > uint64(len(rest)-k) {
+				return j.fail(fmt.Errorf("scale-out: %w", errRecord))
+			}
+			r, err := decodeRecord(rest[k : k+int(n)])
+			if err != nil || r.dataset >= len(j.plan.Datasets) {
+				return j.fail(fmt.Errorf("scale-out: %w", errRecord))
+			}
+			recs = append(recs, r)
+			rest = rest[k+int(n):]
 		}
-		recs = append(recs, r)
+		clear(plain)
 	}
 	if len(recs) > 0 {
 		personContributions(j.plan, j.rankA, j.rankB, recs, acc)
