@@ -129,11 +129,14 @@ func (f *collectFn) FinishBundle(context.Context) error {
 //
 // The pipeline reads each version in opts.Shards parts, decrypting it in
 // the workers; evaluates filters, group keys and row clamps; shuffles each
-// kept row, sealed under a key made for this run, by an HMAC of its
-// person; bounds each person's contributions (the per-person clamp and
-// L0); and shuffles sealed per-group partial sums by an HMAC of the group.
-// No value crosses a shuffle in the clear, and the pipeline the job server
-// receives holds no key, plan value or row.
+// person's kept rows of a dataset as one value, sealed under a key made
+// for this run, by an HMAC of the person; bounds each person's
+// contributions (the per-person clamp and L0); and shuffles sealed
+// per-group partial sums by an HMAC of the group. No value crosses a
+// shuffle in the clear, and the pipeline the job server receives holds no
+// key, plan value or row. With opts.Workers the steps run in a worker
+// pool of another process (ServeWorkers), which reads the job's sealed
+// material from opts.JobDir and writes the sealed totals back there.
 func Run(ctx context.Context, plan *engine.Plan, inputs []Input, seed uint64, opts Options) (*engine.Result, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
@@ -185,7 +188,8 @@ var (
 
 // execute submits a pipeline and waits for it. Workers run in this
 // process (Beam's LOOPBACK environment), so they reach the job's state
-// and keys; the runner only moves sealed elements between stages.
+// and keys, or with opts.Workers in that worker pool (EXTERNAL); the
+// runner only moves sealed elements between stages.
 func execute(ctx context.Context, p *beam.Pipeline, opts Options) error {
 	initOnce.Do(initBeam)
 	execMu.Lock()
