@@ -241,6 +241,10 @@ func printDUA(w io.Writer, b *httpapi.DUABody) error {
 	for _, x := range d.Disclosures {
 		fmt.Fprintf(w, "disclosure:  %s to %s for %s: %s\n", x.Name, x.To, x.Purpose, x.Description)
 	}
+	if len(d.ScaleOut) > 0 {
+		// Machines outside the room server that hold the room's sealed rows.
+		fmt.Fprintf(w, "scale-out:   %s\n", strings.Join(d.ScaleOut, ", "))
+	}
 	for _, p := range d.Parties {
 		fmt.Fprintf(w, "party:       %s — consent attestation: %s\n", p.Name, p.Consent)
 	}
