@@ -20,7 +20,10 @@ import (
 	"github.com/cleanroom-dev/cleanroom/internal/upload"
 )
 
-var benchRows = flag.String("bench.rows", "1000000", "comma-separated row counts of each dataset for BenchmarkEngines")
+var (
+	benchRows    = flag.String("bench.rows", "1000000", "comma-separated row counts of each dataset for BenchmarkEngines")
+	benchEngines = flag.String("bench.engines", "duckdb,beam-prism", "the engines BenchmarkEngines runs, comma-separated")
+)
 
 // BenchmarkEngines runs the shipped spend-by-tier plan (two datasets of n
 // rows each, joined on about n/2 people) on DuckDB and on Beam's Prism
@@ -35,7 +38,7 @@ func BenchmarkEngines(b *testing.B) {
 			b.Fatal(err)
 		}
 		vs := synthRoom(b, n, n/2, 1)
-		for _, engine := range []string{"duckdb", "beam-prism"} {
+		for _, engine := range strings.Split(*benchEngines, ",") {
 			b.Run(fmt.Sprintf("rows=%d/%s", n, engine), func(b *testing.B) {
 				b.Setenv("TMPDIR", b.TempDir())
 				for range b.N {
@@ -43,6 +46,8 @@ func BenchmarkEngines(b *testing.B) {
 					start := time.Now()
 					if engine == "duckdb" {
 						benchDuckDB(b, vs)
+					} else if engine != "beam-prism" {
+						b.Fatalf("unknown engine %q", engine)
 					} else if _, err := Run(context.Background(), plan, inputs(vs), 1, Options{Shards: runtime.NumCPU()}); err != nil {
 						b.Fatal(err)
 					}
