@@ -69,7 +69,10 @@ func normalizeEmail(s string) (string, bool) {
 		if i := strings.IndexByte(local, '+'); i >= 0 {
 			local = local[:i]
 		}
-		local = strings.ReplaceAll(local, ".", "")
+		// Removing the dots can leave spaces at an end (". x"), which a
+		// second normalisation would trim: trim them now, so that
+		// normalising is idempotent.
+		local = strings.TrimSpace(strings.ReplaceAll(local, ".", ""))
 		if local == "" {
 			return "", false
 		}

@@ -397,7 +397,7 @@ func TestSynthNormalizeEmail(t *testing.T) {
 }
 
 func FuzzSynthNormalizeEmail(f *testing.F) {
-	for _, s := range []string{"Ivan.Petrov12@Mail.Ru", " a.b+c@gmail.com ", "n/a", "@", "a@b@c"} {
+	for _, s := range []string{"Ivan.Petrov12@Mail.Ru", " a.b+c@gmail.com ", "n/a", "@", "a@b@c", ". @gmail.com", ". x@gmail.com"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
