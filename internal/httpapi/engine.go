@@ -29,22 +29,7 @@ func checkEngine(engine string, opts scaleout.Options) error {
 	default:
 		return fmt.Errorf("engine %q, want %s or %s", engine, EngineDuckDB, EngineBeam)
 	}
-	return checkScaleOut(opts)
-}
-
-// checkScaleOut checks the runner settings without changing them.
-func checkScaleOut(opts scaleout.Options) error {
-	switch {
-	case opts.Runner != "" && opts.Runner != scaleout.RunnerPrism && opts.Runner != scaleout.RunnerUniversal:
-		return fmt.Errorf("runner %q, want %s or %s", opts.Runner, scaleout.RunnerPrism, scaleout.RunnerUniversal)
-	case opts.Runner == scaleout.RunnerUniversal && opts.Endpoint == "":
-		return fmt.Errorf("the %s runner needs --endpoint, the job server's host:port", scaleout.RunnerUniversal)
-	case opts.Runner != scaleout.RunnerUniversal && opts.Endpoint != "":
-		return fmt.Errorf("an endpoint is for the %s runner; the %s runner runs in this process", scaleout.RunnerUniversal, scaleout.RunnerPrism)
-	case opts.Workers != "" && (opts.JobDir == "" || len(opts.ZoneSecret) < 32):
-		return fmt.Errorf("workers in other processes need a shared job directory and the zone secret")
-	}
-	return nil
+	return opts.Validate()
 }
 
 // requireScaleOut refuses a Beam run that this server cannot make, or

@@ -101,6 +101,19 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// PayloadHeader is the header of a payload of rows rows prepared under
+// cfg: every identifier and attribute column of the schema, in order.
+func (c *Config) PayloadHeader(rows int) upload.Header {
+	h := upload.Header{Room: c.Room, Dataset: c.Dataset, Version: c.Version, Rows: rows}
+	for _, col := range c.Schema.Identifiers {
+		h.Identifiers = append(h.Identifiers, upload.IdentifierField{Column: col.Column, Class: col.Class})
+	}
+	for _, col := range c.Schema.Attributes {
+		h.Attributes = append(h.Attributes, upload.AttributeField{Column: col.Column, Type: string(col.Type)})
+	}
+	return h
+}
+
 // Prepare reads the file at path (format "csv", "parquet" or "" to tell by
 // extension) and prepares the upload. A file with invalid rows is refused
 // with a *tabular.FileError naming file, row, column and reason.
@@ -277,15 +290,8 @@ func Assemble(cfg Config, parts []*Part) (*Prepared, error) {
 		rep.File = cfg.File
 	}
 
-	h := upload.Header{Room: cfg.Room, Dataset: cfg.Dataset, Version: cfg.Version, Rows: rep.Rows}
-	for _, c := range schema.Identifiers {
-		h.Identifiers = append(h.Identifiers, upload.IdentifierField{Column: c.Column, Class: c.Class})
-	}
-	for _, c := range schema.Attributes {
-		h.Attributes = append(h.Attributes, upload.AttributeField{Column: c.Column, Type: string(c.Type)})
-	}
 	var buf bytes.Buffer
-	w, err := upload.NewWriter(&buf, h)
+	w, err := upload.NewWriter(&buf, cfg.PayloadHeader(rep.Rows))
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,10 @@ type Options struct {
 	ZoneSecret []byte
 }
 
+// Validate checks the options as check would fill them in, without
+// changing them: for a server that checks its settings at start.
+func (o Options) Validate() error { return o.check() }
+
 func (o *Options) check() error {
 	if o.Runner == "" {
 		o.Runner = RunnerPrism

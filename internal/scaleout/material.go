@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cleanroom-dev/cleanroom"
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 	"github.com/cleanroom-dev/cleanroom/internal/engine"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
@@ -209,7 +210,7 @@ func (j *job) writeResults() error {
 	}
 	var name [12]byte
 	rand.Read(name[:])
-	return writeAtomic(filepath.Join(j.results, fmt.Sprintf("%x.sealed", name)), out)
+	return atomicfile.Write(filepath.Join(j.results, fmt.Sprintf("%x.sealed", name)), out, 0o600)
 }
 
 func appendChunk(b, chunk []byte) []byte {
@@ -301,7 +302,7 @@ func sealMaterial(path string, zone []byte, id string, m any) error {
 	}
 	nonce := make([]byte, a.NonceSize())
 	rand.Read(nonce)
-	return writeAtomic(path, a.Seal(nonce, nonce, buf.Bytes(), []byte(id)))
+	return atomicfile.Write(path, a.Seal(nonce, nonce, buf.Bytes(), []byte(id)), 0o600)
 }
 
 func openMaterial(path string, zone []byte, id string, m any) error {

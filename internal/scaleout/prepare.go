@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cleanroom-dev/cleanroom/internal/atomicfile"
 	"github.com/cleanroom-dev/cleanroom/internal/keyfile"
 	"github.com/cleanroom-dev/cleanroom/internal/prepare"
 	"github.com/cleanroom-dev/cleanroom/internal/tabular"
@@ -142,14 +143,7 @@ func (j *prepJob) prepareFile(ctx context.Context, i int, s *sealer) error {
 	plain := binary.BigEndian.AppendUint32(nil, uint32(len(rep)))
 	plain = append(plain, rep...)
 	var buf bytes.Buffer
-	h := upload.Header{Room: cfg.Room, Dataset: cfg.Dataset, Version: cfg.Version, Rows: len(part.Rows)}
-	for _, c := range cfg.Schema.Identifiers {
-		h.Identifiers = append(h.Identifiers, upload.IdentifierField{Column: c.Column, Class: c.Class})
-	}
-	for _, c := range cfg.Schema.Attributes {
-		h.Attributes = append(h.Attributes, upload.AttributeField{Column: c.Column, Type: string(c.Type)})
-	}
-	w, err := upload.NewWriter(&buf, h)
+	w, err := upload.NewWriter(&buf, cfg.PayloadHeader(len(part.Rows)))
 	if err != nil {
 		return j.fail(err)
 	}
@@ -164,7 +158,7 @@ func (j *prepJob) prepareFile(ctx context.Context, i int, s *sealer) error {
 	plain = append(plain, buf.Bytes()...)
 	sealed := s.seal(kindShard, []byte(strconv.Itoa(i)), plain)
 	clear(plain)
-	if err := writeAtomic(j.shardPath(i), sealed); err != nil {
+	if err := atomicfile.Write(j.shardPath(i), sealed, 0o600); err != nil {
 		return j.fail(err)
 	}
 	j.mu.Lock()
@@ -175,23 +169,6 @@ func (j *prepJob) prepareFile(ctx context.Context, i int, s *sealer) error {
 		j.cfg.Progress("files", done, len(j.files))
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".part-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // readShard opens shard i back into a part.
